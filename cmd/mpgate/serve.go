@@ -1,0 +1,241 @@
+// This file is `mpgate serve`: the long-lived daemon that answers FastCGI on
+// a unix socket (mod_proxy_fcgi, and the fcgid relays) and optionally on TCP
+// loopback.
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mpgate/mpgate/dispatch"
+	"github.com/mpgate/mpgate/fcgi"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the daemon: FastCGI on a unix socket, Python workers behind it",
+		Description: "Reads the Apache configuration FILE, starts the workers of the main server's interpreter\n" +
+			"and answers FastCGI requests on RUN-DIR/mpgate.sock until SIGTERM or SIGINT (a second signal\n" +
+			"cuts the drain of in-flight requests short). SIGHUP re-reads the configuration.\n\n" +
+			"Apache side: Include apache-conf/mpgate-proxy.conf and point the migrated sections at the socket.",
+		Flags:  append(siteFlags(), daemonFlags()...),
+		Action: serve,
+	}
+}
+
+// shutdownGrace bounds the drain of in-flight requests on a graceful stop.
+const shutdownGrace = 30 * time.Second
+
+func serve(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	run, sockPath, state, err := runDirs(c)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	lock, err := lockRunDir(run)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	cfg, err := loadConfig(c, log)
+	if err != nil {
+		return err
+	}
+	opts := dispatch.Options{
+		Python:         c.String("python"),
+		StateDir:       state,
+		MaxWorkers:     c.Int("workers"),
+		RequestTimeout: c.Duration("request-timeout"),
+		MaxBodyBytes:   c.Int64("max-body"),
+		Defines:        c.StringSlice("define"),
+		Logger:         log,
+	}
+	if os.Geteuid() == 0 {
+		cred, err := credentialOf(c.String("user"))
+		if err != nil {
+			return err
+		}
+		opts.Credential = cred
+	}
+	d, err := dispatch.New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Warm(); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+
+	var lastRequest atomic.Int64
+	lastRequest.Store(time.Now().UnixNano())
+	handler := fcgi.HandlerFunc(func(w *fcgi.Response, r *fcgi.Request) uint32 {
+		lastRequest.Store(time.Now().UnixNano())
+		defer lastRequest.Store(time.Now().UnixNano())
+		return d.ServeFCGI(w, r)
+	})
+	srv := &fcgi.Server{Handler: handler, Logger: log}
+
+	ln, err := listenUnix(sockPath, c.String("socket-group"), log)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(sockPath)
+	listeners := []net.Listener{ln}
+	for _, spec := range c.StringSlice("listen") {
+		addr, ok := strings.CutPrefix(spec, "tcp:")
+		if !ok {
+			return cli.Exit(fmt.Sprintf("--listen %q: want tcp:HOST:PORT", spec), 2)
+		}
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", spec, err)
+		}
+		listeners = append(listeners, tl)
+	}
+	pidFile := filepath.Join(run, "mpgate.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	defer os.Remove(pidFile)
+
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(listeners))
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, fcgi.ErrServerClosed) {
+				errs <- fmt.Errorf("serve %s: %w", l.Addr(), err)
+				cancel()
+			}
+		}()
+	}
+	log.Info("mpgate serving", "version", version, "socket", sockPath, "config", c.String("config"), "python", opts.Python)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	idle := c.Duration("idle-exit")
+	var tick <-chan time.Time
+	if idle > 0 {
+		t := time.NewTicker(min(idle/4, time.Minute))
+		defer t.Stop()
+		tick = t.C
+	}
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			ncfg, err := loadConfig(c, log)
+			if err != nil {
+				log.Error("configuration not reloaded", "err", err)
+				continue
+			}
+			d.SetConfig(ncfg)
+			log.Info("configuration reloaded")
+		case <-tick:
+			if time.Since(time.Unix(0, lastRequest.Load())) > idle {
+				log.Info("exiting after idle period", "idle", idle)
+				break loop
+			}
+		}
+	}
+
+	log.Info("mpgate stopping: draining requests", "grace", shutdownGrace)
+	sctx, scancel := context.WithTimeout(hardStop(c.Context), shutdownGrace)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("drain cut short", "err", err)
+		srv.Close()
+	}
+	wg.Wait()
+	d.Close()
+	log.Info("mpgate stopped")
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// lockRunDir takes the run directory's lock: one daemon per run directory.
+func lockRunDir(run string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(run, "mpgate.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		pid, _ := os.ReadFile(filepath.Join(run, "mpgate.pid"))
+		return nil, cli.Exit(fmt.Sprintf("another mpgate daemon holds %s (pid %s)", run, strings.TrimSpace(string(pid))), 1)
+	}
+	return f, nil
+}
+
+// listenUnix listens on path, replacing a stale socket (the run directory
+// lock proves no daemon owns it), readable and writable by its owner and
+// by group (Apache's) only.
+func listenUnix(path, group string, log *slog.Logger) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	os.Remove(path)
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if group != "" && os.Geteuid() == 0 {
+		if g, err := user.LookupGroup(group); err == nil {
+			gid, _ := strconv.Atoi(g.Gid)
+			if err := os.Chown(path, -1, gid); err == nil {
+				os.Chmod(path, 0o660)
+			}
+		} else {
+			log.Warn("socket group not found; only the daemon's user can connect", "group", group)
+		}
+	}
+	return ln, nil
+}
+
+// credentialOf returns the uid/gid of a user name.
+func credentialOf(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("--user %s: %v", name, err), 2)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}

@@ -1,0 +1,185 @@
+// This file is the package's entry points: Options, Load, Parse and the
+// Config they return.
+
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+)
+
+// Limits of one Load and of the Config it returns. Apache allows 128 nested Includes
+// (AP_MAX_INCLUDE_DEPTH); a site needing more than 16 has a loop.
+const (
+	maxIncludeDepth = 16       // nested Include directives, and directory levels under one Include
+	maxFileBytes    = 16 << 20 // one file
+	maxTotalBytes   = 64 << 20 // all files of one Load
+	maxFiles        = 10000    // files read by one Load
+	maxErrors       = 50       // errors collected before reading stops
+	maxWarnings     = 1000     // warnings kept; later ones are counted in a last one
+	maxCacheEntries = 4096     // each of Lookup's two caches; then an eighth is evicted at random
+)
+
+// apacheVersion is what <IfVersion> compares against: mpgate runs behind a
+// stock Apache 2.4, and patch-level comparisons assume this release (the one
+// the package was checked against).
+var apacheVersion = [3]int{2, 4, 71}
+
+// Options says how to read a configuration. The zero value reads it the way
+// Debian's apache2 would, with no -D flags.
+type Options struct {
+	// ServerRoot is the directory relative Include, LoadModule and ServerRoot
+	// paths are resolved against until a ServerRoot directive changes it.
+	// Default "/etc/apache2", Debian's compiled-in HTTPD_ROOT.
+	ServerRoot string
+	// Defines are the names given to httpd with -D, for <IfDefine>. MPGATE is
+	// always defined, so migrated sections can keep their Python directives
+	// inside <IfDefine MPGATE>, which Apache itself skips.
+	Defines []string
+	// Modules are module names ("mod_rewrite.c" or "rewrite_module") that
+	// <IfModule> treats as loaded, besides mod_python, httpd's compiled-in
+	// modules and those named by LoadModule lines.
+	Modules []string
+	// EnvVarsFile is a shell file whose exported variables ${VAR} may use,
+	// like Debian's envvars. Default: ServerRoot/envvars if it exists.
+	EnvVarsFile string
+	// ServerName is the main server's name when the configuration sets
+	// none. Apache then uses the machine's fully qualified host name, which
+	// the caller knows better (mpgate preview passes the name of the server
+	// configuration it writes around a site fragment). "" keeps no name, and
+	// the interpreter is then "main_interpreter".
+	ServerName string
+	// Logger receives nothing on the hot path; Load logs a summary of what it
+	// read at debug level. Nil means discard.
+	Logger *slog.Logger
+
+	fs fileSystem // nil means the operating system's
+}
+
+// Config is a loaded configuration. It is immutable, and safe for concurrent
+// use by any number of goroutines calling Lookup.
+type Config struct {
+	// Warnings lists what was accepted but will not behave as under
+	// Apache + mod_python, or was not evaluated, in file order.
+	Warnings []Warning
+	// Errors lists every broken line found. A Config with errors is returned
+	// only so that Check can show them; it must not serve requests.
+	Errors []*Error
+
+	main     *VirtualHost
+	vhosts   []*VirtualHost
+	sections []*section // every section, indexed by section.idx
+	imports  []Import
+	listen   []string
+	tree     []*node
+	sel      selector
+	cache    lookupCache
+	logger   *slog.Logger
+}
+
+// Import is one PythonImport of the main server, which mod_python runs in
+// every child process at start-up.
+type Import struct {
+	Module      string // "module" or "module::function"
+	Interpreter string
+	File        string
+	Line        int
+}
+
+// Load reads the configuration Apache would read from path (httpd.conf,
+// apache2.conf or a site fragment), with its Includes.
+//
+// When the configuration has broken lines, Load returns a non-nil Config
+// holding them in Errors together with an error joining them all, so that
+// Check can report everything at once; only an unreadable main file returns
+// a nil Config.
+func Load(path string, opts Options) (*Config, error) {
+	fsys := opts.fs
+	if fsys == nil {
+		fsys = osFS{}
+	}
+	src, err := fsys.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, src, opts)
+}
+
+// Parse is Load for a configuration already in memory, name being the file
+// name used in messages. Includes are still read from the file system.
+func Parse(name string, src []byte, opts Options) (*Config, error) {
+	if opts.ServerRoot == "" {
+		opts.ServerRoot = "/etc/apache2"
+	}
+	if opts.fs == nil {
+		opts.fs = osFS{}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	r := &reader{
+		fs:         opts.fs,
+		serverRoot: filepath.Clean(opts.ServerRoot),
+		vars:       map[string]string{},
+		modules:    map[string]bool{"mod_python.c": true, "python_module": true},
+		defines:    []string{"MPGATE"},
+		serverName: opts.ServerName,
+	}
+	for _, m := range builtinModules {
+		r.modules[m] = true
+	}
+	for _, m := range opts.Modules {
+		r.addModule(m)
+	}
+	for _, d := range opts.Defines {
+		if !containsString(r.defines, d) {
+			r.defines = append(r.defines, d)
+		}
+	}
+	envFile := opts.EnvVarsFile
+	if envFile == "" {
+		if _, err := opts.fs.Stat(filepath.Join(r.serverRoot, "envvars")); err == nil {
+			envFile = filepath.Join(r.serverRoot, "envvars")
+		}
+	}
+	if envFile != "" {
+		b, err := opts.fs.ReadFile(envFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: envvars: %w", err)
+		}
+		r.env = parseEnvVars(b)
+	}
+	r.files = 1
+	r.bytes = int64(len(src))
+	var tree []*node
+	r.parse(name, src, &tree, "")
+
+	c := build(name, tree, r)
+	c.logger = logger
+	c.tree = tree
+	logger.Debug("configuration read", "file", name, "files", r.files,
+		"vhosts", len(c.vhosts), "sections", len(c.sections),
+		"errors", len(c.Errors), "warnings", len(c.Warnings))
+	if len(c.Errors) > 0 {
+		errs := make([]error, len(c.Errors))
+		for i, e := range c.Errors {
+			errs[i] = e
+		}
+		return c, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// VirtualHosts returns the <VirtualHost> sections in file order. The slice
+// is shared: do not modify it.
+func (c *Config) VirtualHosts() []*VirtualHost { return c.vhosts }
+
+// MainServer returns the main server: directives outside any <VirtualHost>.
+func (c *Config) MainServer() *VirtualHost { return c.main }
+
+// Imports returns the main server's PythonImport directives in the order
+// mod_python runs them: last written first.
+func (c *Config) Imports() []Import { return c.imports }

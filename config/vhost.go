@@ -1,0 +1,224 @@
+// This file selects the virtual host of a request the way Apache 2.4's
+// vhost.c does: by the address the connection arrived on, then by
+// ServerName/ServerAlias among the hosts sharing that address.
+
+package config
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// VirtualHost is the main server or one <VirtualHost> section, with what
+// mod_python exposes of it.
+type VirtualHost struct {
+	File string // where <VirtualHost> is, or the main file
+	Line int    // 0 for the main server
+
+	Addrs         []string // as written: "*:80", "127.0.0.1:8080", "_default_:*"
+	ServerName    string   // req.server.server_hostname: the host part of ServerName, inherited as Apache does when missing
+	ServerAliases []string
+	ServerAdmin   string
+	DocumentRoot  string
+	IsVirtual     bool
+
+	// Directives and Options are the server-level Python configuration,
+	// merged main server then virtual host, as req.server.get_config() and
+	// get_options() return it: only PythonPath, PythonInterpreter,
+	// PythonDebug, PythonEnablePdb, PythonInterpPerDirective,
+	// PythonAutoReload and PythonOption written outside any section
+	// (mod_python.md §1.4). Empty option values are kept.
+	Directives []KV
+	Options    []KV
+
+	id            string
+	index         int        // 0 for the main server, then 1, 2, ... in file order
+	body          *section   // directives outside sections
+	base          []*section // main body, then this body: the merged server-level config
+	hasServerName bool
+	port          int // from ServerName
+	addrs         []vhostAddr
+	ownDirs       []*section // this server's <Directory>/<DirectoryMatch>, in file order
+	ownLocs       []*section
+	ownFiles      []*section // <Files> outside any <Directory>
+	dirs          []*section // with the main server's, in walk order
+	locs          []*section
+	files         []*section
+	srvDirectives []kvo // mod_python's server config, own part
+	srvOptions    []kvo
+	aliases       []srcDirective // Alias and AliasMatch, kept for later tools
+	early         *serverLevel
+}
+
+// KV is one key and value of a mod_python table.
+type KV struct{ Key, Value string }
+
+// ID identifies the virtual host across Apache and mpgate: "file:line" of its
+// <VirtualHost> line, or "" for the main server. Apache-side snippets pass it
+// as MPGATE_VHOST.
+func (v *VirtualHost) ID() string { return v.id }
+
+// selector holds vhost.c's lookup tables.
+type selector struct {
+	exact    []*addrChain // one per (IP, port) written on a <VirtualHost> line
+	defaults []*addrChain // one per port of "*" and "_default_" addresses
+	byID     map[string]*VirtualHost
+}
+
+// addrChain is vhost.c's ipaddr_chain: the hosts sharing one address.
+type addrChain struct {
+	ip     netip.Addr
+	port   int          // 0: any port
+	server *VirtualHost // the first listed: default for the address
+	names  []nameEntry  // every (host, address) pair in file order
+}
+
+type nameEntry struct {
+	v        *VirtualHost
+	port     int
+	virthost string
+}
+
+// newSelector is ap_fini_vhost_config, expressed in file order.
+func newSelector(vhosts []*VirtualHost) selector {
+	s := selector{byID: make(map[string]*VirtualHost, len(vhosts))}
+	for _, v := range vhosts {
+		s.byID[v.id] = v
+		var prev *vhostAddr
+		for i := range v.addrs {
+			a := &v.addrs[i]
+			if a.unresolved {
+				continue
+			}
+			var list *[]*addrChain
+			if a.wildcard {
+				list = &s.defaults
+				if prev != nil && prev.wildcard && prev.port == a.port {
+					prev = a
+					continue // the same default address twice on one line
+				}
+			} else {
+				list = &s.exact
+			}
+			var ch *addrChain
+			for _, c := range *list {
+				if c.port == a.port && (a.wildcard || c.ip == a.ip) {
+					ch = c
+					break
+				}
+			}
+			if ch == nil {
+				ch = &addrChain{ip: a.ip, port: a.port, server: v}
+				*list = append(*list, ch)
+			}
+			ch.names = append(ch.names, nameEntry{v: v, port: a.port, virthost: a.virthost})
+			prev = a
+		}
+	}
+	return s
+}
+
+// selectVHost returns the virtual host for q, or the main server. It does
+// not allocate.
+func (c *Config) selectVHost(q *Query) *VirtualHost {
+	if q.VHost != "" {
+		if v, ok := c.sel.byID[q.VHost]; ok {
+			return v
+		}
+	}
+	ch := c.sel.find(q.LocalAddr, q.LocalPort)
+	if ch == nil {
+		return c.main
+	}
+	if len(ch.names) < 2 {
+		return ch.server // IP-based: no name matching
+	}
+	host := normalizeHost(q.Host)
+	if host == "" {
+		return ch.server
+	}
+	// update_server_from_aliases
+	var last, byVirthost *VirtualHost
+	for _, e := range ch.names {
+		if e.port != 0 && q.LocalPort != 0 && e.port != q.LocalPort {
+			continue
+		}
+		if e.v != last && matchesAliases(e.v, host) {
+			return e.v
+		}
+		if byVirthost == nil && strings.EqualFold(host, e.virthost) {
+			byVirthost = e.v
+		}
+		last = e.v
+	}
+	if byVirthost != nil {
+		return byVirthost
+	}
+	return ch.server
+}
+
+// find is ap_update_vhost_given_ip: an exact address first, then a default
+// ("*", "_default_") address on the port. A zero port matches any.
+func (s *selector) find(addr string, port int) *addrChain {
+	if ip, err := netip.ParseAddr(strings.Trim(addr, "[]")); err == nil {
+		ip = ip.Unmap()
+		var wild *addrChain
+		for _, c := range s.exact {
+			if c.ip != ip {
+				continue
+			}
+			if c.port == port {
+				return c
+			}
+			if wild == nil && (c.port == 0 || port == 0) {
+				wild = c
+			}
+		}
+		if wild != nil {
+			return wild
+		}
+	}
+	var wild *addrChain
+	for _, c := range s.defaults {
+		if c.port == port {
+			return c
+		}
+		if wild == nil && (c.port == 0 || port == 0) {
+			wild = c
+		}
+	}
+	return wild
+}
+
+// normalizeHost strips a port and a trailing dot from a Host value, as
+// fix_hostname does; case is ignored by the comparisons.
+func normalizeHost(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i >= 0 {
+			return h[:i+1]
+		}
+		return h
+	}
+	if i := strings.IndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, ".")
+}
+
+// matchesAliases is vhost.c matches_aliases: ServerName, then ServerAlias
+// names, with '*' and '?' wildcards in aliases.
+func matchesAliases(v *VirtualHost, host string) bool {
+	if strings.EqualFold(host, v.ServerName) {
+		return true
+	}
+	for _, a := range v.ServerAliases {
+		if strings.ContainsAny(a, "*?") {
+			if strcasecmpMatch(host, a) {
+				return true
+			}
+		} else if strings.EqualFold(host, a) {
+			return true
+		}
+	}
+	return false
+}

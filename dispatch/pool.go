@@ -1,0 +1,294 @@
+// This file holds the worker pool of one mod_python interpreter name: workers
+// are started on demand up to a bound, handed to one request at a time,
+// replaced when they die, and reaped when idle.
+
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrPoolClosed is returned by get after the pool was closed (daemon
+// shutting down or the interpreter's pool retired).
+var ErrPoolClosed = errors.New("worker pool closed")
+
+// Pool is the set of worker processes of one interpreter name
+// (mod_python.md §1.8): requests with different interpreter names never share
+// Python module state, so each name has its own processes.
+type Pool struct {
+	name string
+	spec *workerSpec
+	opts *Options
+
+	mu      sync.Mutex // guards everything below
+	idle    []*worker  // LIFO: the most recently used worker is the warmest
+	live    int        // started or starting workers, idle or busy
+	waiters []chan getResult
+	nextID  int
+	closed  bool
+	all     map[*worker]struct{}
+
+	done chan struct{} // closed by close; stops the reaper
+	wg   sync.WaitGroup
+}
+
+type getResult struct {
+	w   *worker
+	err error
+}
+
+func newPool(name string, spec *workerSpec, opts *Options) *Pool {
+	p := &Pool{name: name, spec: spec, opts: opts, all: make(map[*worker]struct{}), done: make(chan struct{})}
+	if opts.IdleTimeout > 0 {
+		p.wg.Add(1)
+		go p.reaper()
+	}
+	return p
+}
+
+// get returns a worker for one request, starting one if the pool is below
+// its bound, or waiting for one to be given back.
+func (p *Pool) get(ctx context.Context) (*worker, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrPoolClosed
+	}
+	for len(p.idle) > 0 {
+		w := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if w.alive() {
+			p.mu.Unlock()
+			return w, nil
+		}
+		p.forgetLocked(w)
+	}
+	if p.live < p.opts.MaxWorkers {
+		p.live++
+		id := p.nextID
+		p.nextID++
+		p.mu.Unlock()
+		w, err := p.start(id)
+		if err != nil {
+			p.mu.Lock()
+			p.live--
+			p.mu.Unlock()
+			return nil, err
+		}
+		return w, nil
+	}
+	ch := make(chan getResult, 1)
+	p.waiters = append(p.waiters, ch)
+	p.mu.Unlock()
+
+	select {
+	case r := <-ch:
+		return r.w, r.err
+	case <-ctx.Done():
+		p.mu.Lock()
+		for i, c := range p.waiters {
+			if c == ch {
+				p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+				break
+			}
+		}
+		p.mu.Unlock()
+		// A worker may have been handed over meanwhile: give it back.
+		select {
+		case r := <-ch:
+			if r.w != nil {
+				p.put(r.w, true)
+			}
+		default:
+		}
+		return nil, fmt.Errorf("waiting for a worker of %q: %w", p.name, ctx.Err())
+	}
+}
+
+func (p *Pool) start(id int) (*worker, error) {
+	w, err := startWorker(p.spec, id)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.all[w] = struct{}{}
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		w.stop(p.opts.StopGrace)
+		return nil, ErrPoolClosed
+	}
+	return w, nil
+}
+
+// put gives a worker back after a request. A worker that is not healthy (it
+// died, timed out, or broke the protocol) is killed and, if requests are
+// waiting, replaced.
+func (p *Pool) put(w *worker, healthy bool) {
+	if healthy && p.opts.MaxRequestsPerWorker > 0 && w.served >= p.opts.MaxRequestsPerWorker {
+		healthy = false
+		go w.stop(p.opts.StopGrace)
+	}
+	if !healthy {
+		if w.alive() {
+			w.kill()
+		}
+		p.mu.Lock()
+		p.forgetLocked(w)
+		p.mu.Unlock()
+		p.refill()
+		return
+	}
+	w.lastUsed = time.Now()
+	p.mu.Lock()
+	if p.closed {
+		p.forgetLocked(w)
+		p.mu.Unlock()
+		go w.stop(p.opts.StopGrace)
+		return
+	}
+	if len(p.waiters) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.mu.Unlock()
+		ch <- getResult{w: w}
+		return
+	}
+	p.idle = append(p.idle, w)
+	p.mu.Unlock()
+}
+
+// refill starts a worker for the first waiter after one was lost.
+func (p *Pool) refill() {
+	p.mu.Lock()
+	if p.closed || len(p.waiters) == 0 || p.live >= p.opts.MaxWorkers {
+		p.mu.Unlock()
+		return
+	}
+	ch := p.waiters[0]
+	p.waiters = p.waiters[1:]
+	p.live++
+	id := p.nextID
+	p.nextID++
+	p.mu.Unlock()
+	go func() {
+		w, err := p.start(id)
+		if err != nil {
+			p.mu.Lock()
+			p.live--
+			p.mu.Unlock()
+		}
+		ch <- getResult{w: w, err: err}
+	}()
+}
+
+// forgetLocked drops a dead or retired worker from the books. p.mu is held.
+func (p *Pool) forgetLocked(w *worker) {
+	if _, ok := p.all[w]; !ok {
+		return
+	}
+	delete(p.all, w)
+	p.live--
+}
+
+// warm starts n workers now, so the first requests do not pay for Python's
+// start-up.
+func (p *Pool) warm(n int) error {
+	var ws []*worker
+	var firstErr error
+	for i := 0; i < n; i++ {
+		w, err := p.get(context.Background())
+		if err != nil {
+			firstErr = err
+			break
+		}
+		ws = append(ws, w)
+	}
+	for _, w := range ws {
+		p.put(w, true)
+	}
+	return firstErr
+}
+
+// reaper stops workers idle longer than IdleTimeout, keeping MinIdle.
+func (p *Pool) reaper() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.opts.IdleTimeout / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-p.opts.IdleTimeout)
+		var stale []*worker
+		p.mu.Lock()
+		keep := p.idle[:0]
+		for i, w := range p.idle {
+			// idle is ordered oldest first; keep the MinIdle most recent.
+			if len(p.idle)-i > p.opts.minIdle(p.name) && w.lastUsed.Before(cutoff) {
+				stale = append(stale, w)
+				p.forgetLocked(w)
+				continue
+			}
+			keep = append(keep, w)
+		}
+		p.idle = keep
+		p.mu.Unlock()
+		for _, w := range stale {
+			w.log.Debug("stopping idle worker")
+			w.stop(p.opts.StopGrace)
+		}
+	}
+}
+
+// close stops every worker: idle ones now, busy ones when their request
+// ends. It returns when all have exited.
+func (p *Pool) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.wg.Wait()
+		return
+	}
+	p.closed = true
+	close(p.done)
+	waiters := p.waiters
+	p.waiters = nil
+	all := make([]*worker, 0, len(p.all))
+	for w := range p.all {
+		all = append(all, w)
+	}
+	p.idle = nil
+	p.mu.Unlock()
+	for _, ch := range waiters {
+		ch <- getResult{err: ErrPoolClosed}
+	}
+	var wg sync.WaitGroup
+	for _, w := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.stop(p.opts.StopGrace)
+		}()
+	}
+	wg.Wait()
+	p.mu.Lock()
+	for _, w := range all {
+		p.forgetLocked(w)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// stats reports the pool's size, for logs and tests.
+func (p *Pool) stats() (live, idle int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live, len(p.idle)
+}

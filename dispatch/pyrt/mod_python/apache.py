@@ -1,0 +1,842 @@
+"""mod_python.apache for mpgate: the handler dispatcher, import_module and the
+constants of mod_python 3.5's apache module.
+
+The dispatcher (CallBack.HandlerDispatch) and ReportError follow
+grisha/mod_python: lib/python/mod_python/apache.py (3.5, as packaged by
+Debian) so that handler resolution, stacking, results, SERVER_RETURN and the
+PythonDebug error page behave as there (mod_python.md §2). mpgate.worker calls
+HandlerDispatch once per phase with the request object of mpgate.request.
+
+Deliberate differences, each marked where it is made:
+  * import_module loads a module file found in a site directory once per
+    worker, keyed by its absolute path, and does not register it in
+    sys.modules under its bare name (two index.py in two directories are two
+    modules); autoreload is not implemented yet.
+  * a silent handler entry (PythonHandlerModule) whose module lacks the
+    callable is skipped instead of failing with UnboundLocalError
+    (grisha/mod_python#74).
+  * traceback lines are logged one LOG line each, every line with the
+    "<phase> <handler>: " prefix (httpd 2.4 writes one error_log line per
+    traceback entry, escaping the newlines inside it).
+  * PythonEnablePdb is ignored (httpd is never in -DONE_PROCESS mode here).
+"""
+
+import importlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+import types
+from html import escape
+from typing import Any, List, Optional
+
+import _apache
+
+# Cache for values of PythonPath that have been seen already: each distinct
+# string is evaluated once per worker (mod_python.md §1.3).
+_path_cache = {}  # type: dict
+_path_cache_lock = threading.Lock()
+
+# The message of the AssertionError raised for a non-int handler result,
+# verbatim from mod_python 3.5's apache.py.
+_result_warning = """Handler has returned result or raised SERVER_RETURN
+exception with argument having non integer type. Type of value returned
+was %s, whereas expected """ + str(int) + "."
+
+
+class CallBack:
+    """The dispatcher mod_python's C code calls into (one per interpreter)."""
+
+    def HandlerDispatch(self, req: Any) -> Any:
+        """Runs the handlers of req.hlist for req.phase and returns the phase
+        result (mod_python.md §2)."""
+
+        # be cautious
+        result = HTTP_INTERNAL_SERVER_ERROR
+
+        config, debug = req.get_config(), False
+        if "PythonDebug" in config:
+            debug = config["PythonDebug"] == "1"
+
+        default_obj_str = _phase_handler_names[req.phase]
+
+        # Results that let the next handler of a stacked list run.
+        expected = _status_values[default_obj_str]
+
+        hlist = None
+        try:
+            hlist = req.hlist
+
+            while hlist.handler is not None:
+
+                # split module::handler
+                parts = hlist.handler.split("::", 1)
+                module_name = parts[0]
+                if len(parts) == 1:
+                    obj_str = default_obj_str
+                else:
+                    obj_str = parts[1]
+
+                # evaluate PythonPath once per distinct string, or add the
+                # handler's directory to sys.path
+                if "PythonPath" in config:
+                    with _path_cache_lock:
+                        pathstring = config["PythonPath"]
+                        if pathstring not in _path_cache:
+                            newpath = eval(pathstring, globals())
+                            _path_cache[pathstring] = None
+                            sys.path[:] = newpath
+                else:
+                    if not hlist.is_location:
+                        directory = hlist.directory
+                        if directory:
+                            with _path_cache_lock:
+                                if directory not in sys.path:
+                                    sys.path[:0] = [directory]
+
+                autoreload = True
+                if "PythonAutoReload" in config:
+                    autoreload = config["PythonAutoReload"] == "1"
+
+                global _handler_directory
+                _handler_directory = None if hlist.is_location else hlist.directory
+                module = import_module(module_name, autoreload=autoreload, log=debug)
+
+                # find the object
+                obj = None
+                if "." not in obj_str:  # this is an optimization
+                    try:
+                        obj = module.__dict__[obj_str]
+                    except KeyError:
+                        # mpgate: a silent entry leaves obj None here, where
+                        # mod_python leaves it unbound (grisha/mod_python#74).
+                        if not hlist.silent:
+                            s = "module '%s' contains no '%s'" % (module.__file__, obj_str)
+                            raise AttributeError(s) from None
+                else:
+                    obj = resolve_object(module, obj_str, arg=req, silent=hlist.silent)
+
+                if not hlist.silent or obj is not None:
+
+                    try:
+                        result = obj(req)
+                    except SERVER_RETURN as value:
+                        # an abort from below with value as (result, status),
+                        # (result, None) or result
+                        if len(value.args) == 2:
+                            (result, status) = value.args
+                            if status:
+                                req.status = status
+                        else:
+                            result = value.args[0]
+
+                    if result.__class__ is not int:
+                        raise AssertionError(_result_warning % result.__class__)
+
+                    # stop cycling through handlers
+                    if result not in expected:
+                        break
+
+                elif hlist.silent:
+                    # A missing handler when in silent mode will only
+                    # propagate DECLINED if it is the first and only handler.
+                    if result == HTTP_INTERNAL_SERVER_ERROR:
+                        result = DECLINED
+
+                hlist.next()
+
+        except:  # noqa: E722  (mod_python reports everything, SystemExit too)
+            try:
+                exc_type, exc_value, exc_traceback = sys.exc_info()
+                hname = hlist.handler if hlist is not None else None
+                result = self.ReportError(exc_type, exc_value, exc_traceback, req=req,
+                                          phase=req.phase, hname=hname, debug=debug)
+            finally:
+                exc_traceback = None
+
+        return result
+
+    def ReportError(self, etype: Any, evalue: Any, etb: Any, req: Any = None, filter: Any = None,
+                    srv: Any = None, phase: str = "N/A", hname: str = "N/A", debug: Any = 0) -> Any:
+        """Logs a handler's exception and returns the phase result: 500, or
+        with PythonDebug On DONE after writing the traceback page (status 500)
+        to the client (mod_python.md §2.6)."""
+        try:
+            try:
+                lines = traceback.format_exception(etype, evalue, etb)
+
+                # write to log; mpgate: one line per LOG frame, each prefixed
+                for e in lines:
+                    for line in e[:-1].split("\n"):
+                        s = "%s %s: %s" % (phase, hname, line)
+                        if req:
+                            req.log_error(s, APLOG_ERR)
+                        else:
+                            _apache.log_error(s, APLOG_ERR, srv)
+
+                if not debug or not req:
+                    return HTTP_INTERNAL_SERVER_ERROR
+
+                # write to client
+                req.status = HTTP_INTERNAL_SERVER_ERROR
+                req.content_type = "text/html"
+
+                s = '\n<pre>\nMod_python error: "%s %s"\n\n' % (phase, hname)
+                for e in lines:
+                    s = s + escape(e) + "\n"
+                s = s + "</pre>\n"
+
+                if filter:
+                    filter.write(s)
+                    filter.flush()
+                else:
+                    req.write(s)
+
+                return DONE
+            except:  # noqa: E722
+                # last try
+                traceback.print_exc()
+                sys.stderr.flush()
+        finally:
+            etb = None
+        return None
+
+
+# ---------------------------------------------------------------------------
+# import_module
+
+
+def _norm_dir(d: str) -> str:
+    """Returns a directory as an absolute, normalised path."""
+    return os.path.normcase(os.path.abspath(d or os.curdir))
+
+
+def _installed_dirs() -> frozenset:
+    """Returns the directories of the standard library and installed
+    packages: the interpreter's own sys.path when this module is first
+    imported (bootstrap.py has removed mpgate's directory from it) plus the
+    sysconfig paths."""
+    dirs = set()
+    for d in sys.path:
+        if d:
+            dirs.add(_norm_dir(d))
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if paths.get(key):
+            dirs.add(_norm_dir(paths[key]))
+    return frozenset(dirs)
+
+
+_INSTALLED_DIRS = _installed_dirs()
+
+# Packages served by the worker's own import hook; always imported normally.
+_OWN_PACKAGES = frozenset(("mod_python", "mpgate", "_apache"))
+
+# Modules loaded from site directories, by absolute file path.
+_site_modules = {}  # type: dict
+
+# Where a (module name, path, handler directory) was found: the site file, or
+# None for the normal import system. Like sys.modules in mod_python, a name
+# once resolved is not searched for again (until the reloading importer).
+_resolved = {}  # type: dict
+
+# The directory of the handler being dispatched (hlist.directory), searched by
+# import_module before sys.path; None for Location handlers.
+_handler_directory = None  # type: Optional[str]
+
+
+def _find_site_file(module_name: str, path: Optional[List[str]]) -> Optional[str]:
+    """Returns the absolute path of module_name's .py file when the first
+    place it is found in is a site directory (not the standard library or an
+    installed package), else None."""
+    dirs = []  # type: List[str]
+    if path:
+        dirs.extend(path)
+    if _handler_directory:
+        dirs.append(_handler_directory)
+    dirs.extend(sys.path)
+    seen = set()
+    for d in dirs:
+        if not isinstance(d, str):
+            continue
+        nd = _norm_dir(d)
+        if nd in seen:
+            continue
+        seen.add(nd)
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(module_name, [nd])
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            continue
+        if nd in _INSTALLED_DIRS:
+            return None
+        origin = spec.origin
+        if (spec.submodule_search_locations is None and origin
+                and origin.endswith(".py") and os.path.isfile(origin)):
+            return os.path.abspath(origin)
+        return None
+    return None
+
+
+def import_module(module_name: str, autoreload: Any = 1, log: Any = 0, path: Optional[List[str]] = None) -> types.ModuleType:
+    """Returns the module named module_name, importing it if needed
+    (mod_python.md §4.2).
+
+    A plain module file found first in a site directory (path, then the
+    handler's directory, then sys.path) is loaded once per worker, keyed by
+    its absolute path, and is not entered in sys.modules under its bare name;
+    packages, dotted names and modules of the standard library or of
+    installed packages go through the normal import system. autoreload is
+    accepted but modules are not reloaded yet (mpgate's importer will).
+    With log true a "(Re)importing module" notice is logged on import.
+    """
+    if not isinstance(module_name, str):
+        raise TypeError("module name must be a string, not %s" % type(module_name).__name__)
+
+    key = None  # type: Any
+    site_file = None
+    if module_name and "." not in module_name and module_name not in _OWN_PACKAGES:
+        key = (module_name, tuple(path) if path else None, _handler_directory)
+        try:
+            site_file = _resolved[key]
+        except KeyError:
+            site_file = _find_site_file(module_name, path)
+            if site_file is not None:
+                _resolved[key] = site_file
+        except TypeError:  # unhashable path entries: no caching
+            key = None
+            site_file = _find_site_file(module_name, path)
+
+    if site_file is None:
+        if module_name not in sys.modules and log:
+            _log_import(module_name, path)
+        module = importlib.import_module(module_name)
+        if key is not None:
+            _resolved[key] = None
+        if "__mtime__" not in module.__dict__:
+            try:
+                module.__mtime__ = module_mtime(module)
+            except (AttributeError, TypeError):
+                pass
+        return module
+
+    module = _site_modules.get(site_file)
+    if module is not None:
+        return module
+
+    # A module the handler imported itself ("import helpers") is the same
+    # file: reuse it rather than run the file twice.
+    existing = sys.modules.get(module_name)
+    if existing is not None:
+        f = getattr(existing, "__file__", None)
+        if f and os.path.abspath(f) == site_file:
+            return existing
+
+    if log:
+        _log_import(module_name, path)
+    spec = importlib.util.spec_from_file_location(module_name, site_file)
+    if spec is None or spec.loader is None:
+        raise ImportError("No module named '%s'" % module_name, name=module_name)
+    module = importlib.util.module_from_spec(spec)
+    _site_modules[site_file] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del _site_modules[site_file]
+        raise
+    module.__mtime__ = module_mtime(module)
+    return module
+
+
+def _log_import(module_name: str, path: Optional[List[str]]) -> None:
+    """Logs mod_python's (Re)importing notice."""
+    if path:
+        s = "mod_python: (Re)importing module '%s' with path set to '%s'" % (module_name, path)
+    else:
+        s = "mod_python: (Re)importing module '%s'" % module_name
+    _apache.log_error(s, APLOG_NOTICE)
+
+
+def module_mtime(module: types.ModuleType) -> float:
+    """Returns the modification time of module's file (0 if unknown)."""
+    mtime = 0  # type: float
+    filepath = module.__dict__.get("__file__")
+    if filepath:
+        try:
+            if os.path.exists(filepath):
+                mtime = os.path.getmtime(filepath)
+            module.__dict__["__mtime_check__"] = time.time()
+        except OSError:
+            pass
+    return mtime
+
+
+def resolve_object(module: Any, obj_str: str, arg: Any = None, silent: Any = 0) -> Any:
+    """Finds the object named by the dotted obj_str in module, left to right;
+    whenever the parent of a step is a class, the class is instantiated with
+    arg (the request) and the attribute is taken from the instance."""
+    obj = module
+
+    for obj_str in obj_str.split("."):
+
+        parent = obj
+
+        # don't throw attribute errors when silent
+        if silent and not hasattr(obj, obj_str):
+            return None
+
+        # this adds a little clarity if we have an attribute error
+        if obj == module and not hasattr(module, obj_str):
+            if hasattr(module, "__file__"):
+                s = "module '%s' contains no '%s'" % (module.__file__, obj_str)
+                raise AttributeError(s)
+
+        obj = getattr(obj, obj_str)
+
+        if isinstance(parent, type):
+            # The parent of this object is a class, it needs to be
+            # instantiated
+            instance = parent(arg)
+            obj = getattr(instance, obj_str)
+
+    return obj
+
+
+def build_cgi_env(req: Any) -> dict:
+    """Returns a dict of CGI environment variables for req: add_cgi_vars(),
+    SCRIPT_NAME recomputed, GATEWAY_INTERFACE Python-CGI/1.1 and
+    HTTP_AUTHORIZATION."""
+    req.add_cgi_vars()
+    env = dict(req.subprocess_env.items())
+
+    if req.path_info and len(req.path_info) > 0:
+        env["SCRIPT_NAME"] = req.uri[:-len(req.path_info)]
+    else:
+        env["SCRIPT_NAME"] = req.uri
+
+    env["GATEWAY_INTERFACE"] = "Python-CGI/1.1"
+
+    # you may want to comment this out for better security
+    if "authorization" in req.headers_in:
+        env["HTTP_AUTHORIZATION"] = req.headers_in["authorization"]
+
+    return env
+
+
+class NullIO(object):
+    """Abstract IO."""
+
+    def tell(self) -> int: return 0
+    def read(self, n: int = -1) -> Any: return ""
+    def readline(self, length: Any = None) -> Any: return ""
+    def readlines(self) -> list: return []
+    def write(self, s: Any) -> None: pass
+    def writelines(self, list: Any) -> None: self.write("".join(list))
+    def isatty(self) -> int: return 0
+    def flush(self) -> None: pass
+    def close(self) -> None: pass
+    def detach(self) -> None: pass
+    def seek(self, pos: int, mode: int = 0) -> None: pass
+
+
+class CGIStdin(NullIO):
+    """sys.stdin for CGI emulation: reads the request body (bytes)."""
+
+    def __init__(self, req: Any) -> None:
+        self.pos = 0
+        self.req = req
+        self.BLOCK = 65536
+        self.buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        if n == 0:
+            return b""
+        if n is None or n < 0:
+            result = self.buf + self.req.read()
+            self.buf = b""
+        else:
+            s, self.buf = self.buf[:n], self.buf[n:]
+            result = s + (self.req.read(n - len(s)) if len(s) < n else b"")
+        self.pos += len(result)
+        return result
+
+    def readlines(self) -> list:
+        lines = []
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+
+    def readline(self, n: int = -1) -> bytes:
+        if n == 0:
+            return b""
+        while b"\n" not in self.buf and (n < 0 or len(self.buf) < n):
+            more = self.req.read(self.BLOCK)
+            if not more:
+                break
+            self.buf += more
+        i = self.buf.find(b"\n")
+        end = len(self.buf) if i < 0 else i + 1
+        if n >= 0:
+            end = min(end, n)
+        result, self.buf = self.buf[:end], self.buf[end:]
+        self.pos += len(result)
+        return result
+
+
+class CGIStdout(NullIO):
+    """sys.stdout for CGI emulation: parses the CGI header block, then
+    writes the body with req.write."""
+
+    def __init__(self, req: Any) -> None:
+        self.pos = 0
+        self.req = req
+        self.headers_sent = 0
+        self.headers = ""
+
+    def write(self, s: Any) -> None:
+        if not s:
+            return
+        if isinstance(s, bytes):
+            s = s.decode("latin-1")
+        if not self.headers_sent:
+            self.headers = self.headers + s
+            ss = self.headers.split("\r\n\r\n", 1)
+            if len(ss) < 2:
+                ss = self.headers.split("\n\n", 1)
+            if len(ss) >= 2:
+                for line in ss[0].replace("\r\n", "\n").split("\n"):
+                    h, v = line.split(":", 1)
+                    v = v.strip()
+                    if h.lower() == "status":
+                        self.req.status = int(v.split()[0])
+                    elif h.lower() == "content-type":
+                        self.req.content_type = v
+                        self.req.headers_out[h] = v
+                    else:
+                        self.req.headers_out.add(h, v)
+                self.headers_sent = 1
+                self.req.write(ss[1])
+        else:
+            self.req.write(s)
+        self.pos = self.pos + len(s)
+
+    def tell(self) -> int:
+        return self.pos
+
+
+def setup_cgi(req: Any) -> Any:
+    """Replaces sys.stdin, sys.stdout and os.environ for CGI emulation;
+    returns (environ, stdin, stdout) for restore_nocgi()."""
+    save_env = os.environ.copy()
+    si = sys.stdin
+    so = sys.stdout
+    os.environ.update(build_cgi_env(req))
+    sys.stdout = CGIStdout(req)
+    sys.stdin = CGIStdin(req)
+    sys.argv = []  # keeps cgi.py happy
+    return save_env, si, so
+
+
+def restore_nocgi(sav_env: Any, si: Any, so: Any) -> None:
+    """Undoes setup_cgi()."""
+    osenv = os.environ
+    for k in list(osenv.keys()):
+        del osenv[k]
+    for k in sav_env:
+        osenv[k] = sav_env[k]
+    # mod_python swaps these the wrong way round; mpgate restores them.
+    sys.stdout = so
+    sys.stdin = si
+
+
+interpreter = None  # type: Optional[str]
+main_server = None  # type: Any
+_callback = None  # type: Optional[CallBack]
+
+
+def register_cleanup(callback: Any, data: Any = None) -> None:
+    """Registers callback(data) to run when the worker shuts down."""
+    _apache.register_cleanup(interpreter, main_server, callback, data)
+
+
+def init(name: str, server: Any) -> CallBack:
+    """Called by the worker at startup: sets interpreter, main_server and
+    sys.argv, and returns the dispatcher."""
+    global interpreter
+    global main_server
+    global _callback
+    interpreter = name
+    main_server = server
+    sys.argv = ["mod_python"]
+    _callback = CallBack()
+    return _callback
+
+
+## Some functions made public
+make_table = _apache.table
+log_error = _apache.log_error
+table = _apache.table
+config_tree = _apache.config_tree
+server_root = _apache.server_root
+mpm_query = _apache.mpm_query
+exists_config_define = _apache.exists_config_define
+stat = _apache.stat
+
+## Some constants (mod_python 3.5 apache.py)
+
+HTTP_CONTINUE                     = 100
+HTTP_SWITCHING_PROTOCOLS          = 101
+HTTP_PROCESSING                   = 102
+HTTP_OK                           = 200
+HTTP_CREATED                      = 201
+HTTP_ACCEPTED                     = 202
+HTTP_NON_AUTHORITATIVE            = 203
+HTTP_NO_CONTENT                   = 204
+HTTP_RESET_CONTENT                = 205
+HTTP_PARTIAL_CONTENT              = 206
+HTTP_MULTI_STATUS                 = 207
+HTTP_MULTIPLE_CHOICES             = 300
+HTTP_MOVED_PERMANENTLY            = 301
+HTTP_MOVED_TEMPORARILY            = 302
+HTTP_SEE_OTHER                    = 303
+HTTP_NOT_MODIFIED                 = 304
+HTTP_USE_PROXY                    = 305
+HTTP_TEMPORARY_REDIRECT           = 307
+HTTP_BAD_REQUEST                  = 400
+HTTP_UNAUTHORIZED                 = 401
+HTTP_PAYMENT_REQUIRED             = 402
+HTTP_FORBIDDEN                    = 403
+HTTP_NOT_FOUND                    = 404
+HTTP_METHOD_NOT_ALLOWED           = 405
+HTTP_NOT_ACCEPTABLE               = 406
+HTTP_PROXY_AUTHENTICATION_REQUIRED= 407
+HTTP_REQUEST_TIME_OUT             = 408
+HTTP_CONFLICT                     = 409
+HTTP_GONE                         = 410
+HTTP_LENGTH_REQUIRED              = 411
+HTTP_PRECONDITION_FAILED          = 412
+HTTP_REQUEST_ENTITY_TOO_LARGE     = 413
+HTTP_REQUEST_URI_TOO_LARGE        = 414
+HTTP_UNSUPPORTED_MEDIA_TYPE       = 415
+HTTP_RANGE_NOT_SATISFIABLE        = 416
+HTTP_EXPECTATION_FAILED           = 417
+HTTP_IM_A_TEAPOT                  = 418
+HTTP_UNPROCESSABLE_ENTITY         = 422
+HTTP_LOCKED                       = 423
+HTTP_FAILED_DEPENDENCY            = 424
+HTTP_UPGRADE_REQUIRED             = 426
+HTTP_INTERNAL_SERVER_ERROR        = 500
+HTTP_NOT_IMPLEMENTED              = 501
+HTTP_BAD_GATEWAY                  = 502
+HTTP_SERVICE_UNAVAILABLE          = 503
+HTTP_GATEWAY_TIME_OUT             = 504
+HTTP_VERSION_NOT_SUPPORTED        = 505
+HTTP_VARIANT_ALSO_VARIES          = 506
+HTTP_INSUFFICIENT_STORAGE         = 507
+HTTP_NOT_EXTENDED                 = 510
+
+# The APLOG constants in Apache are derived from syslog.h
+APLOG_EMERG = 0     # system is unusable
+APLOG_ALERT = 1     # action must be taken immediately
+APLOG_CRIT = 2      # critical conditions
+APLOG_ERR = 3       # error conditions
+APLOG_WARNING = 4   # warning conditions
+APLOG_NOTICE = 5    # normal but significant condition
+APLOG_INFO = 6      # informational
+APLOG_DEBUG = 7     # debug-level messages
+
+APLOG_NOERRNO = 0  # DEPRECATED
+OK = REQ_PROCEED = 0
+DONE = -2
+DECLINED = REQ_NOACTION = -1
+
+_phase_handler_names = {}
+for _phase in ["PythonPostReadRequestHandler",
+               "PythonTransHandler",
+               "PythonHeaderParserHandler",
+               "PythonInitHandler",
+               "PythonAccessHandler",
+               "PythonAuthenHandler",
+               "PythonAuthzHandler",
+               "PythonTypeHandler",
+               "PythonFixupHandler",
+               "PythonHandler",
+               "PythonLogHandler",
+               "PythonCleanupHandler"]:
+    _phase_handler_names[_phase] = _phase[len("python"):].lower()
+del _phase
+
+# Results that let a stacked handler list continue, per default callable
+# (mod_python.md §2.2).
+_status_values = {
+    "postreadrequesthandler":   [DECLINED, OK],
+    "transhandler":             [DECLINED],
+    "headerparserhandler":      [DECLINED, OK],
+    "inithandler":              [DECLINED, OK],
+    "accesshandler":            [DECLINED, OK],
+    "authenhandler":            [DECLINED],
+    "authzhandler":             [DECLINED],
+    "typehandler":              [DECLINED],
+    "fixuphandler":             [DECLINED, OK],
+    "handler":                  [OK],
+    "loghandler":               [DECLINED, OK],
+    "cleanuphandler":           [OK],
+}
+
+# constants for get_remote_host
+REMOTE_HOST = 0
+REMOTE_NAME = 1
+REMOTE_NOLOOKUP = 2
+REMOTE_DOUBLE_REV = 3
+
+# legacy/mod_python things
+REQ_ABORTED = HTTP_INTERNAL_SERVER_ERROR
+REQ_EXIT = "REQ_EXIT"
+SERVER_RETURN = _apache.SERVER_RETURN
+
+# the req.finfo tuple
+FINFO_MODE = 0
+FINFO_INO = 1
+FINFO_DEV = 2
+FINFO_NLINK = 3
+FINFO_UID = 4
+FINFO_GID = 5
+FINFO_SIZE = 6
+FINFO_ATIME = 7
+FINFO_MTIME = 8
+FINFO_CTIME = 9
+FINFO_FNAME = 10
+FINFO_NAME = 11
+FINFO_FILETYPE = 12
+
+# the req.parsed_uri
+URI_SCHEME = 0
+URI_HOSTINFO = 1
+URI_USER = 2
+URI_PASSWORD = 3
+URI_HOSTNAME = 4
+URI_PORT = 5
+URI_PATH = 6
+URI_QUERY = 7
+URI_FRAGMENT = 8
+
+# for req.proxyreq
+PROXYREQ_NONE = 0       # No proxy
+PROXYREQ_PROXY = 1      # Standard proxy
+PROXYREQ_REVERSE = 2    # Reverse proxy
+PROXYREQ_RESPONSE = 3   # Origin response
+
+# methods for req.allow_method()
+M_GET = 0               # RFC 2616: HTTP
+M_PUT = 1
+M_POST = 2
+M_DELETE = 3
+M_CONNECT = 4
+M_OPTIONS = 5
+M_TRACE = 6             # RFC 2616: HTTP
+M_PATCH = 7
+M_PROPFIND = 8          # RFC 2518: WebDAV
+M_PROPPATCH = 9
+M_MKCOL = 10
+M_COPY = 11
+M_MOVE = 12
+M_LOCK = 13
+M_UNLOCK = 14           # RFC2518: WebDAV
+M_VERSION_CONTROL = 15  # RFC3253: WebDAV Versioning
+M_CHECKOUT = 16
+M_UNCHECKOUT = 17
+M_CHECKIN = 18
+M_UPDATE = 19
+M_LABEL = 20
+M_REPORT = 21
+M_MKWORKSPACE = 22
+M_MKACTIVITY = 23
+M_BASELINE_CONTROL = 24
+M_MERGE = 25
+M_INVALID = 26          # RFC3253: WebDAV Versioning
+
+# for req.used_path_info
+AP_REQ_ACCEPT_PATH_INFO = 0  # Accept request given path_info
+AP_REQ_REJECT_PATH_INFO = 1  # Send 404 error if path_info was given
+AP_REQ_DEFAULT_PATH_INFO = 2 # Module's choice for handling path_info
+
+# for mpm_query
+AP_MPMQ_NOT_SUPPORTED      = 0  # MPM cannot do it
+AP_MPMQ_STATIC             = 1  # static number of threads or daemons
+AP_MPMQ_DYNAMIC            = 2  # dynamic number of threads or daemons
+
+AP_MPMQ_MAX_DAEMON_USED    = 1  # Max # of daemons used so far
+AP_MPMQ_IS_THREADED        = 2  # MPM can do threading
+AP_MPMQ_IS_FORKED          = 3  # MPM can do forking
+AP_MPMQ_HARD_LIMIT_DAEMONS = 4  # The compiled max # daemons
+AP_MPMQ_HARD_LIMIT_THREADS = 5  # The compiled max # threads
+AP_MPMQ_MAX_THREADS        = 6  # # of threads/child by config
+AP_MPMQ_MIN_SPARE_DAEMONS  = 7  # Min # of spare daemons
+AP_MPMQ_MIN_SPARE_THREADS  = 8  # Min # of spare threads
+AP_MPMQ_MAX_SPARE_DAEMONS  = 9  # Max # of spare daemons
+AP_MPMQ_MAX_SPARE_THREADS  = 10 # Max # of spare threads
+AP_MPMQ_MAX_REQUESTS_DAEMON= 11 # Max # of requests per daemon
+AP_MPMQ_MAX_DAEMONS        = 12 # Max # of daemons by config
+
+# magic mime types
+CGI_MAGIC_TYPE = "application/x-httpd-cgi"
+INCLUDES_MAGIC_TYPE = "text/x-server-parsed-html"
+INCLUDES_MAGIC_TYPE3 = "text/x-server-parsed-html3"
+DIR_MAGIC_TYPE = "httpd/unix-directory"
+
+# for req.read_body
+REQUEST_NO_BODY = 0
+REQUEST_CHUNKED_ERROR = 1
+REQUEST_CHUNKED_DECHUNK = 2
+
+# for req.connection.keepalive
+AP_CONN_UNKNOWN = _apache.AP_CONN_UNKNOWN
+AP_CONN_CLOSE = _apache.AP_CONN_CLOSE
+AP_CONN_KEEPALIVE = _apache.AP_CONN_KEEPALIVE
+
+# for req.finfo[apache.FINFO_FILETYPE]
+APR_NOFILE = _apache.APR_NOFILE
+APR_REG = _apache.APR_REG
+APR_DIR = _apache.APR_DIR
+APR_CHR = _apache.APR_CHR
+APR_BLK = _apache.APR_BLK
+APR_PIPE = _apache.APR_PIPE
+APR_LNK = _apache.APR_LNK
+APR_SOCK = _apache.APR_SOCK
+APR_UNKFILE = _apache.APR_UNKFILE
+
+# module magic
+MODULE_MAGIC_NUMBER_MAJOR = _apache.MODULE_MAGIC_NUMBER_MAJOR
+MODULE_MAGIC_NUMBER_MINOR = _apache.MODULE_MAGIC_NUMBER_MINOR
+
+# for apache.stat()
+APR_FINFO_LINK = 0x00000001  # Stat the link not the file itself if it is a link
+APR_FINFO_MTIME = 0x00000010  # Modification Time
+APR_FINFO_CTIME = 0x00000020  # Creation or inode-changed time
+APR_FINFO_ATIME = 0x00000040  # Access Time
+APR_FINFO_SIZE = 0x00000100  # Size of the file
+APR_FINFO_CSIZE = 0x00000200  # Storage size consumed by the file
+APR_FINFO_DEV = 0x00001000  # Device
+APR_FINFO_INODE = 0x00002000  # Inode
+APR_FINFO_NLINK = 0x00004000  # Number of links
+APR_FINFO_TYPE = 0x00008000  # Type
+APR_FINFO_USER = 0x00010000  # User
+APR_FINFO_GROUP = 0x00020000  # Group
+APR_FINFO_UPROT = 0x00100000  # User protection bits
+APR_FINFO_GPROT = 0x00200000  # Group protection bits
+APR_FINFO_WPROT = 0x00400000  # World protection bits
+APR_FINFO_ICASE = 0x01000000  # if dev is case insensitive
+APR_FINFO_NAME = 0x02000000  # ->name in proper case
+APR_FINFO_MIN = 0x00008170  # type, mtime, ctime, atime, size
+APR_FINFO_IDENT = 0x00003000  # dev and inode
+APR_FINFO_OWNER = 0x00030000  # user and group
+APR_FINFO_PROT = 0x00700000  # all protections
+APR_FINFO_NORM = 0x0073b170  # an atomic unix apr_stat()
+APR_FINFO_DIRENT = 0x02000000  # an atomic unix apr_dir_read()

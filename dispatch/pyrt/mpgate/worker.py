@@ -1,0 +1,450 @@
+"""The worker process: says HELLO, then serves REQUEST frames one at a time
+through mod_python's dispatcher, obeys CONTROL between requests and exits on
+SHUTDOWN (the message flow of mpgate.proto).
+
+The daemon starts it as ``/usr/bin/python3 -s <dir>/bootstrap.py`` with the
+protocol socket on fd 3, stdout/stderr piped to its log, and the environment
+variables MPGATE_INTERPRETER (interpreter name) and MPGATE_WORKER_ID.
+
+Exit codes are part of the contract with the daemon: EXIT_OK after SHUTDOWN
+or when the daemon closes the socket between requests, EXIT_BOOT_ERROR when
+the worker cannot start, EXIT_PROTOCOL_ERROR when the daemon sent a
+malformed or unexpected frame or vanished during a request.
+"""
+
+import collections
+import io
+import json
+import os
+import socket
+import sys
+import threading
+import traceback
+from typing import Any, Dict, List, Optional, Tuple
+
+import _apache
+from mod_python import apache
+
+from . import proto
+from .request import CallError, Exchange, ExchangeError, SiteConfig, _log_lines, mp_hlist, mp_request, mp_server
+
+EXIT_OK = 0
+EXIT_BOOT_ERROR = 3
+EXIT_PROTOCOL_ERROR = 4
+
+# PROTOCOL_FD is the file descriptor of the protocol socket.
+PROTOCOL_FD = 3
+
+# CONFIG_CACHE_SIZE bounds the parsed configurations a worker keeps: the
+# least recently used one is dropped first. The daemon must send the JSON
+# again for an id the worker no longer has; HELLO announces the size.
+CONFIG_CACHE_SIZE = 64
+
+# OUT_BUFFER_LIMIT is how many bytes of queued frames make the worker write
+# to the socket before the next flush point.
+OUT_BUFFER_LIMIT = 64 * 1024
+
+# The content handlers mod_python answers for (mod_python.c PythonHandler).
+_PYTHON_HANDLERS = ("mod_python", "python-program")
+
+
+class Channel:
+    """The worker's end of the protocol socket: frames are queued in one
+    buffer and written with one sendall per flush point. Safe for use by
+    several threads (a handler's background thread may log)."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._reader = proto.FrameReader(sock.makefile("rb"))
+        self._out = bytearray()
+        self._lock = threading.RLock()  # guards _out and socket writes
+        self.sends = 0
+
+    def queue(self, t: int, id: int, payload: bytes) -> None:
+        """Appends a frame to the output buffer (written at the next flush,
+        or now if the buffer is large)."""
+        with self._lock:
+            proto.append_frame(self._out, t, id, payload)
+            if len(self._out) >= OUT_BUFFER_LIMIT:
+                self.flush()
+
+    def maybe_flush(self) -> None:
+        """Writes the buffer out if it has grown large."""
+        with self._lock:
+            if len(self._out) >= OUT_BUFFER_LIMIT:
+                self.flush()
+
+    def flush(self) -> None:
+        """Writes every queued frame with one sendall."""
+        with self._lock:
+            if not self._out:
+                return
+            data = bytes(self._out)
+            del self._out[:]
+            self.sends += 1
+            self._sock.sendall(data)
+
+    def read_frame(self) -> proto.Frame:
+        """Reads the next frame from the daemon."""
+        return self._reader.read_frame()
+
+
+class ConfigError(Exception):
+    """A REQUEST's configuration is missing or malformed."""
+
+
+class _LogStream(io.TextIOBase):
+    """sys.stdout or sys.stderr: during a request each complete line goes to
+    the request's log as a LOG frame at level; otherwise to the real
+    stream."""
+
+    def __init__(self, worker: "Worker", level: int, real: Any, name: str) -> None:
+        super().__init__()
+        self._worker = worker
+        self._level = level
+        self._real = real
+        self._name = name
+        self._partial = ""
+        self.buffer = _LogStreamBuffer(self)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return "backslashreplace"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+    def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        ex = self._worker.exchange
+        if ex is None or ex.ended:
+            self._real.write(s)
+            return len(s)
+        text = self._partial + s
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            ex.log(self._level, line)
+        return len(s)
+
+    def flush(self) -> None:
+        ex = self._worker.exchange
+        if ex is None or ex.ended:
+            self._real.flush()
+
+    def end_request(self, ex: Exchange) -> None:
+        """Logs a partial last line before the request ends."""
+        if self._partial:
+            partial, self._partial = self._partial, ""
+            ex.log(self._level, partial)
+
+
+class _LogStreamBuffer:
+    """The .buffer of a _LogStream: bytes are decoded as UTF-8."""
+
+    def __init__(self, stream: _LogStream) -> None:
+        self._stream = stream
+
+    def write(self, b: bytes) -> int:
+        self._stream.write(bytes(b).decode("utf-8", "backslashreplace"))
+        return len(b)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+class Worker:
+    """Serves the requests of one daemon over a Channel."""
+
+    def __init__(self, channel: Channel, interpreter: str, worker_id: str = "") -> None:
+        self.channel = channel
+        self.interpreter = interpreter
+        self.worker_id = worker_id
+        self.exchange = None  # type: Optional[Exchange]
+        self.streams = []  # type: List[_LogStream]
+        self._configs = collections.OrderedDict()  # type: collections.OrderedDict
+        self.callback = apache.init(interpreter, None)
+        _apache._log_sink = self._log_sink
+
+    # -- logging ------------------------------------------------------------
+
+    def _log_sink(self, level: int, message: str, server: Any) -> None:
+        """Receives apache.log_error, server.log_error and the like: they go
+        to the running request's log, else to the worker's (id 0)."""
+        ex = self.exchange
+        rid = ex.id if ex is not None and not ex.ended else 0
+        try:
+            _log_lines(self.channel, rid, level, message)
+        except OSError:
+            pass
+
+    def log(self, level: int, message: str) -> None:
+        """Logs a worker-level message (request id 0)."""
+        self._log_sink(level, message, None)
+
+    # -- the loop -----------------------------------------------------------
+
+    def hello(self) -> None:
+        """Sends HELLO."""
+        fields = [
+            ("protocol", str(proto.PROTOCOL_VERSION)),
+            ("pid", str(os.getpid())),
+            ("python", "%d.%d.%d" % sys.version_info[:3]),
+            ("interpreter", self.interpreter),
+            ("config_cache", str(CONFIG_CACHE_SIZE)),
+        ]
+        self.channel.queue(proto.FRAME_HELLO, 0, bytes(proto.append_hello(bytearray(), fields)))
+        self.channel.flush()
+
+    def serve(self) -> int:
+        """Serves frames until SHUTDOWN or the end of the stream; returns the
+        exit code."""
+        try:
+            self.hello()
+            while True:
+                try:
+                    frame = self.channel.read_frame()
+                except EOFError:
+                    self.shutdown()
+                    return EXIT_OK
+                if frame.type == proto.FRAME_REQUEST:
+                    self.handle_request(frame)
+                    if self.exchange is not None and self.exchange.broken is not None:
+                        raise _Fatal("request %d: %s" % (self.exchange.id, self.exchange.broken))
+                    self.exchange = None
+                elif frame.type == proto.FRAME_CONTROL:
+                    self.handle_control(frame)
+                elif frame.type == proto.FRAME_SHUTDOWN:
+                    self.shutdown()
+                    return EXIT_OK
+                else:
+                    raise proto.ProtoError("unexpected frame between requests (id %d)" % frame.id, frame.type)
+        except (proto.ProtoError, _Fatal, OSError) as e:
+            _stderr("mpgate worker %s: %s" % (self.worker_id or os.getpid(), e))
+            return EXIT_PROTOCOL_ERROR
+
+    def handle_control(self, frame: proto.Frame) -> None:
+        """Obeys a CONTROL frame; no command is defined yet, so every one is
+        logged as unknown."""
+        c = proto.parse_control(frame.payload)
+        self.log(apache.APLOG_WARNING, "mpgate worker: unknown CONTROL command %r" % c.command)
+        self.channel.flush()
+
+    def shutdown(self) -> None:
+        """Runs the cleanups registered with apache.register_cleanup and
+        server.register_cleanup, last registered first."""
+        while True:
+            with _apache._cleanups_lock:
+                if not _apache._cleanups:
+                    break
+                handler, data = _apache._cleanups.pop()
+            try:
+                handler(data)
+            except BaseException as e:  # noqa: B902  (errors are only logged)
+                _log_cleanup_error(self.log, handler, e)
+        try:
+            self.channel.flush()
+        except OSError:
+            pass
+
+    # -- one request --------------------------------------------------------
+
+    def _config(self, config_id: int, raw: bytes) -> SiteConfig:
+        """Returns the parsed config for config_id, parsing raw when given (LRU cache)."""
+        if raw:
+            try:
+                config = SiteConfig(json.loads(raw.decode("utf-8")))
+            except (ValueError, TypeError, AttributeError) as e:
+                raise ConfigError("config %d: %s" % (config_id, e)) from None
+            self._configs[config_id] = config
+            self._configs.move_to_end(config_id)
+            while len(self._configs) > CONFIG_CACHE_SIZE:
+                self._configs.popitem(last=False)
+            return config
+        config = self._configs.get(config_id)
+        if config is None:
+            raise ConfigError("config %d is not cached by this worker" % config_id)
+        self._configs.move_to_end(config_id)
+        return config
+
+    def handle_request(self, frame: proto.Frame) -> None:
+        """Serves one REQUEST frame up to its END, then runs the request's
+        cleanups."""
+        r = proto.parse_request(frame.payload)
+        meta = {}  # type: dict
+        for k, v in r.meta:
+            meta.setdefault(k, v)
+        content_length = None
+        for k, v in r.params:
+            if k == "CONTENT_LENGTH":
+                try:
+                    content_length = max(int(v), 0)
+                except ValueError:
+                    content_length = None
+                break
+        ex = Exchange(self.channel, frame.id, content_length)
+        self.exchange = ex
+        for s in self.streams:
+            s._partial = ""
+
+        try:
+            config = self._config(r.config_id, r.config_json)
+        except ConfigError as e:
+            ex.log(apache.APLOG_ERR, "mpgate worker: %s" % e)
+            ex.end(apache.HTTP_INTERNAL_SERVER_ERROR, [("error", str(e))], [])
+            return
+
+        if apache.main_server is None and config.main_server is not None:
+            apache.main_server = mp_server(config.main_server, self._log_sink)
+
+        req = mp_request(ex, config, r.params, meta, self.interpreter, self._log_sink)
+        try:
+            result = self.run_content_phase(req)
+            self.finish(req, result)
+        except ExchangeError:
+            pass
+        except BaseException:  # noqa: B902  (a bug in mpgate: fail the request, keep serving)
+            if ex.broken is None and not ex.ended:
+                for line in traceback.format_exc().rstrip("\n").split("\n"):
+                    ex.log(apache.APLOG_ERR, "mpgate worker: " + line)
+                ex.end(apache.HTTP_INTERNAL_SERVER_ERROR, [("error", "internal error in the mpgate worker")], [])
+        if ex.broken is None:
+            self._run_cleanups(req)
+
+    def run_content_phase(self, req: mp_request) -> int:
+        """Runs PythonHandler when req.handler is mod_python's, else
+        declines."""
+        if req.handler not in _PYTHON_HANDLERS:
+            return apache.DECLINED
+        return self.run_phase(req, "PythonHandler")
+
+    def run_phase(self, req: mp_request, phase: str) -> int:
+        """Runs the handler list of phase (configured, then added with
+        req.add_handler) through CallBack.HandlerDispatch; DECLINED when
+        there is none (mod_python.c python_handler)."""
+        entries, ext = req._site.handler_list(phase, req._filename)
+        entries.extend(req._dynamic.get(phase, []))
+        if not entries:
+            return apache.DECLINED
+        req._hlist = mp_hlist([dict(e) for e in entries])
+        if ext is not None:
+            req._extension = ext
+        req._phase = phase
+        try:
+            result = self.callback.HandlerDispatch(req)
+        finally:
+            req._phase = None
+        if not isinstance(result, int):
+            req._log(apache.APLOG_ERR, "python_handler: (%s) HandlerDispatch() returned non-integer." % phase)
+            return apache.HTTP_INTERNAL_SERVER_ERROR
+        return int(result)
+
+    def finish(self, req: mp_request, result: int) -> None:
+        """Sends what is left of the response and END for result."""
+        ex = req._exchange
+        for s in self.streams:
+            s.end_request(ex)
+        if ex.broken is not None or ex.ended:
+            return
+        if result in (apache.OK, apache.DONE):
+            ex.push(req, False)
+            ex.end(result, [], [])
+        elif result == apache.DECLINED:
+            # httpd's default handler would send body bytes held back with
+            # flush=0 before the file; the daemon serves only the file.
+            del ex.hold[:]
+            info = []  # type: List[Tuple[str, str]]
+            if req._filename is not None:
+                info.append(("filename", req._filename))
+            ex.end(apache.DECLINED, info, [])
+        else:
+            # An error status drops what was held back; what was already
+            # sent stays, and httpd appends its error text to it.
+            del ex.hold[:]
+            ex.end(result, [], req._error_headers(result))
+
+    def _run_cleanups(self, req: mp_request) -> None:
+        """Runs req.register_cleanup callables, last registered first; errors
+        are logged as python_cleanup does, as worker-level lines."""
+        cleanups = req._cleanups
+        while cleanups:
+            handler, data = cleanups.pop()
+            try:
+                handler(data)
+            except BaseException as e:  # noqa: B902
+                _log_cleanup_error(self.log, handler, e)
+        try:
+            self.channel.flush()
+        except OSError:
+            pass
+
+
+class _Fatal(Exception):
+    """The daemon broke the protocol or went away during a request."""
+
+
+def _log_cleanup_error(log: Any, handler: Any, e: BaseException) -> None:
+    """Logs a failed cleanup as mod_python.c python_cleanup does."""
+    # mod_python.c python_cleanup
+    log(apache.APLOG_ERR, "python_cleanup: Error calling cleanup object %s" % (handler,))
+    log(apache.APLOG_ERR, "    %s: %s" % (type(e), e))
+
+
+def _stderr(message: str) -> None:
+    """Writes a line to the real stderr (the daemon's log pipe)."""
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(message + "\n")
+        stream.flush()
+
+
+_worker = None  # type: Optional[Worker]
+
+
+def call(method: str, **args: str) -> Dict[str, str]:
+    """Asks the daemon, in the middle of the running request, to perform
+    method with args (str values) and returns its results. The runtime's own
+    modules use it for what only the daemon has (session locks, the module
+    graph, pages). Raises request.CallError when there is no running request
+    or the daemon answers with an error."""
+    ex = _worker.exchange if _worker is not None else None
+    if ex is None:
+        raise CallError("%s: no request is running" % method)
+    return dict(ex.call(method, list(args.items())))
+
+
+def main() -> int:
+    """Runs the worker on fd 3; returns the exit code."""
+    global _worker
+    interpreter = os.environ.get("MPGATE_INTERPRETER", "main_interpreter")
+    _apache._defines = frozenset(d for d in os.environ.get("MPGATE_DEFINES", "").split(",") if d)
+    worker_id = os.environ.get("MPGATE_WORKER_ID", "")
+    try:
+        sock = socket.socket(fileno=PROTOCOL_FD)
+    except OSError as e:
+        _stderr("mpgate worker %s: protocol socket on fd %d: %s" % (worker_id, PROTOCOL_FD, e))
+        return EXIT_BOOT_ERROR
+    sock.setblocking(True)
+    worker = Worker(Channel(sock), interpreter, worker_id)
+    _worker = worker
+    out = _LogStream(worker, apache.APLOG_WARNING, sys.__stdout__, "<stdout>")
+    err = _LogStream(worker, apache.APLOG_ERR, sys.__stderr__, "<stderr>")
+    worker.streams = [out, err]
+    sys.stdout = out
+    sys.stderr = err
+    return worker.serve()

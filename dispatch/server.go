@@ -1,0 +1,863 @@
+// This file turns one FastCGI request into one worker exchange: it maps the
+// CGI parameters to the request as mod_python saw it, finds the merged Python
+// configuration, runs the request on a worker of the right interpreter, and
+// writes the worker's response back as a CGI response.
+
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mpgate/mpgate/config"
+	"github.com/mpgate/mpgate/fcgi"
+)
+
+// Options configures a Server. Zero values mean the documented defaults.
+type Options struct {
+	// Python is the interpreter workers run. Default "/usr/bin/python3",
+	// Debian's, where a site's python3-* packages live.
+	Python string
+	// StateDir is where the embedded runtime is unpacked. Required.
+	StateDir string
+	// MaxWorkers bounds the worker processes of one interpreter name.
+	// Each serves one request at a time. Default DefaultMaxWorkers.
+	MaxWorkers int
+	// MinIdle workers of the default interpreter are started at once and
+	// kept when idle. Default 1.
+	MinIdle int
+	// IdleTimeout stops workers unused for this long. Default 5 minutes;
+	// negative disables reaping.
+	IdleTimeout time.Duration
+	// RequestTimeout bounds one request from the moment it has a worker;
+	// past it the worker is killed. Apache sends no disconnect signal, so
+	// this is what frees a worker stuck in a handler. Default 300 s
+	// (Apache's Timeout).
+	RequestTimeout time.Duration
+	// QueueTimeout bounds the wait for a free worker. Default 60 s.
+	QueueTimeout time.Duration
+	// MaxBodyBytes bounds a request body read by a handler; past it the
+	// request fails with 413. Default 1 GiB; negative means no limit.
+	MaxBodyBytes int64
+	// MaxRequestsPerWorker recycles a worker after that many requests.
+	// Default 0: never.
+	MaxRequestsPerWorker int
+	// StopGrace is how long a stopping worker may take before it is
+	// killed. Default 10 s.
+	StopGrace time.Duration
+	// Env is the workers' environment (besides MPGATE_*). Default: PATH,
+	// LANG and LC_ALL from the daemon's environment.
+	Env []string
+	// Credential, when set, is the user and group workers run as (the
+	// daemon started as root runs handlers as Apache's user, as mod_python
+	// did). Nil: the daemon's own.
+	Credential *syscall.Credential
+	// Defines are the -D names (apache.exists_config_define).
+	Defines []string
+	// Logger receives the daemon's log; nil discards.
+	Logger *slog.Logger
+
+	defaultInterp string
+}
+
+// DefaultMaxWorkers is the default bound of workers per interpreter.
+var DefaultMaxWorkers = max(4, 2*runtime.NumCPU())
+
+func (o *Options) setDefaults() {
+	if o.Python == "" {
+		o.Python = "/usr/bin/python3"
+	}
+	if o.MaxWorkers <= 0 {
+		o.MaxWorkers = DefaultMaxWorkers
+	}
+	if o.MinIdle == 0 {
+		o.MinIdle = 1
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 5 * time.Minute
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 300 * time.Second
+	}
+	if o.QueueTimeout <= 0 {
+		o.QueueTimeout = 60 * time.Second
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 1 << 30
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = 10 * time.Second
+	}
+	if o.Env == nil {
+		for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ"} {
+			if v, ok := os.LookupEnv(k); ok {
+				o.Env = append(o.Env, k+"="+v)
+			}
+		}
+		if os.Getenv("PATH") == "" {
+			o.Env = append(o.Env, "PATH=/usr/local/bin:/usr/bin:/bin")
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (o *Options) minIdle(interp string) int {
+	if interp == o.defaultInterp {
+		return o.MinIdle
+	}
+	return 0
+}
+
+// Server runs requests on worker pools. It implements fcgi.Handler.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	boot string
+	cfg  atomic.Pointer[config.Config]
+
+	mu     sync.Mutex // guards pools, closed
+	pools  map[string]*Pool
+	closed bool
+
+	callsMu sync.RWMutex // guards calls
+	calls   map[string]CallFunc
+
+	wireMu    sync.Mutex // guards wire
+	wire      map[*config.Merged]*wireConfig
+	nextCfgID atomic.Uint32
+	nextReqID atomic.Uint64
+}
+
+// wireConfig is a merged configuration as sent to workers, encoded once.
+type wireConfig struct {
+	id   uint32
+	json []byte
+}
+
+// New unpacks the runtime and returns a Server for cfg. Call Warm to start
+// the default interpreter's workers, and Close to stop every worker.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	if opts.StateDir == "" {
+		return nil, errors.New("dispatch: no state directory")
+	}
+	opts.setDefaults()
+	boot, err := UnpackRuntime(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Defines) > 0 {
+		opts.Env = append(append([]string(nil), opts.Env...), "MPGATE_DEFINES="+strings.Join(opts.Defines, ","))
+	}
+	s := &Server{opts: opts, log: opts.Logger, boot: boot, pools: make(map[string]*Pool),
+		wire: make(map[*config.Merged]*wireConfig), calls: make(map[string]CallFunc)}
+	s.SetConfig(cfg)
+	return s, nil
+}
+
+// SetConfig replaces the configuration used by new requests.
+func (s *Server) SetConfig(cfg *config.Config) {
+	s.cfg.Store(cfg)
+	s.wireMu.Lock()
+	s.wire = make(map[*config.Merged]*wireConfig)
+	s.wireMu.Unlock()
+	name := cfg.MainServer().ServerName
+	if name == "" {
+		name = "main_interpreter"
+	}
+	s.mu.Lock()
+	s.opts.defaultInterp = name
+	s.mu.Unlock()
+}
+
+// Warm starts MinIdle workers of the default interpreter (the main server's
+// name) so that the first request does not wait for Python to start.
+func (s *Server) Warm() error {
+	s.mu.Lock()
+	name := s.opts.defaultInterp
+	s.mu.Unlock()
+	p, err := s.pool(name)
+	if err != nil {
+		return err
+	}
+	return p.warm(s.opts.MinIdle)
+}
+
+// pool returns the pool of an interpreter, creating it on first use.
+func (s *Server) pool(interp string) (*Pool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrPoolClosed
+	}
+	p := s.pools[interp]
+	if p == nil {
+		spec := &workerSpec{python: s.opts.Python, boot: s.boot, interp: interp, env: s.opts.Env, cred: s.opts.Credential, log: s.log}
+		p = newPool(interp, spec, &s.opts)
+		s.pools[interp] = p
+	}
+	return p, nil
+}
+
+// Close stops every worker of every pool and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	pools := s.pools
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.close()
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Stats reports live and idle workers per interpreter.
+func (s *Server) Stats() map[string][2]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][2]int, len(s.pools))
+	for name, p := range s.pools {
+		live, idle := p.stats()
+		out[name] = [2]int{live, idle}
+	}
+	return out
+}
+
+// Call is a worker's request to the daemon in the middle of a request
+// (a CALL frame): sessions, the module graph and page lookups use it.
+type Call struct {
+	Method      string
+	Args        []KV
+	Interpreter string        // the worker's interpreter name
+	Request     *fcgi.Request // the request the worker is serving
+}
+
+// CallFunc answers a Call. Its results go back in a REPLY; an error becomes
+// a REPLY with status 1 whose message the worker raises as CallError.
+// It runs in the request's goroutine while the worker waits.
+type CallFunc func(c *Call) ([]KV, error)
+
+// HandleCall registers fn for CALLs of method. Register before serving.
+func (s *Server) HandleCall(method string, fn CallFunc) {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	s.calls[method] = fn
+}
+
+// answerCall runs the CallFunc of a CALL and encodes its REPLY.
+func (s *Server) answerCall(b []byte, c *Call) []byte {
+	s.callsMu.RLock()
+	fn := s.calls[c.Method]
+	s.callsMu.RUnlock()
+	if fn == nil {
+		return AppendReply(b, &ReplyFrame{Status: 1, Results: []KV{{"error", "unknown method " + strconv.Quote(c.Method)}}})
+	}
+	res, err := fn(c)
+	if err != nil {
+		return AppendReply(b, &ReplyFrame{Status: 1, Results: []KV{{"error", err.Error()}}})
+	}
+	return AppendReply(b, &ReplyFrame{Results: res})
+}
+
+// wireFor returns the encoded configuration of m, encoding it on first use.
+func (s *Server) wireFor(m *config.Merged) (*wireConfig, error) {
+	s.wireMu.Lock()
+	defer s.wireMu.Unlock()
+	if wc := s.wire[m]; wc != nil {
+		return wc, nil
+	}
+	b, err := json.Marshal(wireConfigOf(m, s.cfg.Load().MainServer()))
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	// config caches Merged values, so this map stays small; the bound is a
+	// guard against a configuration that does not.
+	if len(s.wire) >= 8192 {
+		s.wire = make(map[*config.Merged]*wireConfig)
+	}
+	wc := &wireConfig{id: s.nextCfgID.Add(1), json: b}
+	s.wire[m] = wc
+	return wc, nil
+}
+
+// ServeFCGI serves one FastCGI request.
+func (s *Server) ServeFCGI(w *fcgi.Response, r *fcgi.Request) uint32 {
+	x := &exchange{s: s, w: w, r: r, id: s.nextReqID.Add(1), start: time.Now()}
+	x.log = s.log.With("req", x.id)
+	x.serve()
+	return 0
+}
+
+// exchange is one request in flight.
+type exchange struct {
+	s     *Server
+	w     *fcgi.Response
+	r     *fcgi.Request
+	id    uint64
+	log   *slog.Logger
+	start time.Time
+
+	m        *config.Merged
+	meta     []KV
+	filename string // req.filename as sent ("" = None)
+
+	wk          *worker
+	headersSent bool
+	bodyEOF     bool
+	bodyRead    int64
+	bodyBuf     []byte
+	frame       []byte
+	status      int
+}
+
+func (x *exchange) serve() {
+	r := x.r
+	if r.Role != fcgi.RoleResponder {
+		// AUTHORIZER requests (PythonAuthenHandler and friends) are served by
+		// a later issue; until then refuse clearly rather than guess.
+		x.log.Error("FastCGI role not served yet", "role", r.Role.String())
+		x.errorResponse(500, nil)
+		return
+	}
+	cfg := x.s.cfg.Load()
+	q := queryOf(r)
+	x.m = cfg.Lookup(q)
+	x.meta = x.buildMeta(q)
+
+	if x.m.Handler != "mod_python" && x.m.Handler != "python-program" {
+		// No Python content handler for this file: Apache's default handler
+		// would serve it.
+		x.serveStatic(x.filename)
+		return
+	}
+	wc, err := x.s.wireFor(x.m)
+	if err != nil {
+		x.log.Error("request failed", "err", err)
+		x.errorResponse(500, nil)
+		return
+	}
+	p, err := x.s.pool(x.m.Interpreter)
+	if err != nil {
+		x.log.Error("request failed", "err", err)
+		x.errorResponse(503, nil)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), x.s.opts.QueueTimeout)
+	wk, err := p.get(ctx)
+	cancel()
+	if err != nil {
+		x.log.Error("no worker for request", "interpreter", x.m.Interpreter, "err", err)
+		x.errorResponse(503, nil)
+		return
+	}
+	x.wk = wk
+	healthy := x.run(wc)
+	wk.served++
+	p.put(wk, healthy)
+}
+
+// run sends the request to the worker and relays frames until END. It
+// reports whether the worker can serve another request.
+func (x *exchange) run(wc *wireConfig) bool {
+	wk := x.wk
+	deadline := x.start.Add(x.s.opts.RequestTimeout)
+	wk.conn.SetDeadline(deadline)
+	defer wk.conn.SetDeadline(time.Time{})
+
+	rf := &RequestFrame{ConfigID: wc.id, Params: paramsKV(x.r.Params), Meta: x.meta}
+	if !wk.configs.use(wc.id) {
+		rf.ConfigJSON = wc.json
+	}
+	x.frame = AppendRequest(x.frame[:0], rf)
+	if err := wk.send(FrameRequest, uint32(x.id), x.frame); err != nil {
+		wk.configs.forget(wc.id)
+		return x.fail(err)
+	}
+
+	for {
+		f, err := wk.read()
+		if err != nil {
+			return x.fail(err)
+		}
+		if f.ID != uint32(x.id) && f.Type != FrameLog {
+			return x.fail(&ProtoError{Type: f.Type, Err: fmt.Sprintf("frame for request %d during request %d", f.ID, x.id)})
+		}
+		switch f.Type {
+		case FrameRead:
+			n, err := ParseRead(f.Payload)
+			if err != nil {
+				return x.fail(err)
+			}
+			if err := x.sendBody(n); err != nil {
+				return x.fail(err)
+			}
+		case FrameHeaders:
+			h, err := ParseHeaders(f.Payload)
+			if err != nil {
+				return x.fail(err)
+			}
+			if x.headersSent {
+				return x.fail(&ProtoError{Type: FrameHeaders, Err: "second HEADERS"})
+			}
+			if err := x.writeHead(h.Status, h.Reason, h.Headers); err != nil {
+				return x.fail(err)
+			}
+		case FrameWrite:
+			if !x.headersSent {
+				return x.fail(&ProtoError{Type: FrameWrite, Err: "WRITE before HEADERS"})
+			}
+			x.w.Write(f.Payload)
+		case FrameFlush:
+			x.w.Flush()
+		case FrameLog:
+			l, err := ParseLog(f.Payload)
+			if err != nil {
+				return x.fail(err)
+			}
+			x.logLine(l, f.ID == 0)
+		case FrameCall:
+			c, err := ParseCall(f.Payload)
+			if err != nil {
+				return x.fail(err)
+			}
+			call := &Call{Method: c.Method, Args: c.Args, Interpreter: wk.interp, Request: x.r}
+			x.frame = x.s.answerCall(x.frame[:0], call)
+			if err := wk.send(FrameReply, uint32(x.id), x.frame); err != nil {
+				return x.fail(err)
+			}
+		case FrameEnd:
+			e, err := ParseEnd(f.Payload)
+			if err != nil {
+				return x.fail(err)
+			}
+			x.finish(e)
+			return true
+		default:
+			return x.fail(&ProtoError{Type: f.Type, Err: "unexpected frame from worker"})
+		}
+	}
+}
+
+// sendBody answers a READ with at most n bytes of the request body.
+func (x *exchange) sendBody(n int) error {
+	if x.bodyEOF {
+		return x.wk.send(FrameBody, uint32(x.id), nil)
+	}
+	n = min(n, bodyChunk)
+	if cap(x.bodyBuf) < n {
+		x.bodyBuf = make([]byte, bodyChunk)
+	}
+	buf := x.bodyBuf[:n]
+	k, err := io.ReadAtLeast(x.r.Stdin, buf, 1)
+	if err == io.EOF || (err == nil && k == 0) {
+		x.bodyEOF = true
+		return x.wk.send(FrameBody, uint32(x.id), nil)
+	}
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return fmt.Errorf("read request body: %w", err)
+	}
+	x.bodyRead += int64(k)
+	if lim := x.s.opts.MaxBodyBytes; lim > 0 && x.bodyRead > lim {
+		return errBodyTooLarge
+	}
+	return x.wk.send(FrameBody, uint32(x.id), buf[:k])
+}
+
+// bodyChunk is the largest BODY frame the daemon sends.
+const bodyChunk = 64 << 10
+
+var errBodyTooLarge = errors.New("request body exceeds the configured limit")
+
+// fail ends a request whose worker exchange broke: the worker is killed (it
+// may be stuck or out of step) and the client gets a 500 if nothing was sent
+// yet; otherwise the response is cut short, which mod_fcgid hides from the
+// client, so it is logged.
+func (x *exchange) fail(err error) bool {
+	status := 500
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		status = 413
+		x.log.Error("request body too large", "limit", x.s.opts.MaxBodyBytes, "uri", x.r.Param("REQUEST_URI"))
+	case isTimeout(err):
+		x.log.Error("request timed out; worker killed", "timeout", x.s.opts.RequestTimeout, "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid)
+		x.stderr(fmt.Sprintf("mpgate: request timed out after %v; worker %d killed", x.s.opts.RequestTimeout, x.wk.pid))
+	case errors.Is(err, ErrWorkerGone):
+		x.wk.kill()
+		x.log.Error("worker died during request", "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid, "exit", x.wk.exitDescription())
+		x.stderr(fmt.Sprintf("mpgate: worker %d died during the request (%s)", x.wk.pid, x.wk.exitDescription()))
+	default:
+		x.log.Error("worker exchange failed; worker killed", "err", err, "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid)
+		x.stderr("mpgate: " + err.Error())
+	}
+	x.wk.kill()
+	if x.headersSent {
+		x.log.Error("response cut short", "status", x.status, "sent", x.w.Written())
+	} else {
+		x.errorResponse(status, nil)
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// finish completes the response after END (proto.go, END semantics).
+func (x *exchange) finish(e *EndFrame) {
+	switch {
+	case e.Result == ResultOK || e.Result == ResultDone:
+		if !x.headersSent {
+			x.writeHead(200, "", nil)
+		}
+	case e.Result == ResultDeclined:
+		if !x.headersSent {
+			x.serveStatic(Get(e.Info, "filename"))
+		} else {
+			// Apache's default handler still runs, after what the handler
+			// wrote: the file's bytes, or its error text.
+			appendFile(x, Get(e.Info, "filename"))
+		}
+	case e.Result >= 100 && e.Result <= 599:
+		if x.headersSent {
+			// Apache appends its error text to what the handler wrote.
+			x.w.Write([]byte(errorBody(e.Result, x.errorRequest(e.Headers))))
+		} else {
+			x.errorResponse(e.Result, e.Headers)
+		}
+	default:
+		x.log.Error("handler returned an invalid result", "result", e.Result)
+		if !x.headersSent {
+			x.errorResponse(500, nil)
+		}
+	}
+}
+
+// errorResponse sends Apache's error document for status, with the
+// headers that survive an error (err_headers_out).
+func (x *exchange) errorResponse(status int, headers []KV) {
+	body := errorBody(status, x.errorRequest(headers))
+	hs := make([]KV, 0, len(headers)+1)
+	for _, h := range headers {
+		if !strings.EqualFold(h.Key, "Content-Type") && !strings.EqualFold(h.Key, "Content-Length") {
+			hs = append(hs, h)
+		}
+	}
+	hs = append(hs, KV{"Content-Length", strconv.Itoa(len(body))}, KV{"Content-Type", "text/html; charset=iso-8859-1"})
+	if err := x.writeHead(status, "", hs); err != nil {
+		x.log.Error("write error response", "err", err)
+		return
+	}
+	if x.r.Param("REQUEST_METHOD") != "HEAD" {
+		io.WriteString(x.w, body)
+	}
+}
+
+func (x *exchange) errorRequest(headers []KV) *errorRequest {
+	er := &errorRequest{
+		Method:      x.r.Param("REQUEST_METHOD"),
+		ServerAdmin: x.r.Param("SERVER_ADMIN"),
+		Signature:   x.r.Param("SERVER_SIGNATURE"),
+		Expect:      x.r.Param("HTTP_EXPECT"),
+	}
+	for _, h := range headers {
+		if strings.EqualFold(h.Key, "Location") {
+			er.Location = h.Value
+		}
+	}
+	return er
+}
+
+// writeHead writes the CGI response head. Only the status number is sent
+// unless the handler set a status line: Apache then uses its own reason
+// phrase, as it does for mod_python.
+func (x *exchange) writeHead(status int, reason string, headers []KV) error {
+	b := make([]byte, 0, 256)
+	b = append(b, "Status: "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	if reason != "" {
+		b = append(b, ' ')
+		b = append(b, reason...)
+	}
+	b = append(b, "\r\n"...)
+	for _, h := range headers {
+		if err := checkHeader(h); err != nil {
+			return err
+		}
+		b = append(b, h.Key...)
+		b = append(b, ": "...)
+		b = append(b, h.Value...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	x.headersSent = true
+	x.status = status
+	_, err := x.w.Write(b)
+	return err
+}
+
+// checkHeader refuses a header that would split the response.
+func checkHeader(h KV) error {
+	if h.Key == "" || strings.ContainsAny(h.Key, " \t\r\n:") {
+		return fmt.Errorf("invalid response header name %q", h.Key)
+	}
+	if strings.ContainsAny(h.Value, "\r\n") {
+		return fmt.Errorf("response header %s: value contains a line break", h.Key)
+	}
+	return nil
+}
+
+// logLine sends one handler log line to Apache's error log (a FastCGI
+// STDERR record) and to the daemon's log at debug level.
+func (x *exchange) logLine(l LogFrame, workerLevel bool) {
+	if workerLevel {
+		x.wk.log.Info("worker log", "level", l.Level, "msg", l.Message)
+		return
+	}
+	x.stderr(l.Message)
+	x.log.Debug("handler log", "level", l.Level, "msg", l.Message)
+}
+
+func (x *exchange) stderr(line string) {
+	io.WriteString(x.w.Stderr(), line)
+}
+
+// queryOf builds the configuration query from Apache's parameters.
+func queryOf(r *fcgi.Request) config.Query {
+	port, _ := strconv.Atoi(r.Param("SERVER_PORT"))
+	return config.Query{
+		VHost:     r.Param("MPGATE_VHOST"),
+		Host:      hostOnly(firstNonEmpty(r.Param("HTTP_HOST"), r.Param("SERVER_NAME"))),
+		LocalAddr: r.Param("SERVER_ADDR"),
+		LocalPort: port,
+		URI:       r.Param("SCRIPT_NAME") + r.Param("PATH_INFO"),
+		Filename:  scriptFilename(r.Param("SCRIPT_FILENAME")),
+	}
+}
+
+// scriptFilename returns Apache's r->filename from SCRIPT_FILENAME, which
+// mod_proxy_fcgi prefixes with "proxy:fcgi://host" unless
+// ProxyFCGIBackendType GENERIC (fastcgi-apache.md §2.1).
+func scriptFilename(s string) string {
+	if rest, ok := strings.CutPrefix(s, "proxy:fcgi://"); ok {
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			s = rest[i:]
+		} else {
+			s = ""
+		}
+	}
+	for strings.HasPrefix(s, "//") {
+		s = s[1:]
+	}
+	return s
+}
+
+func hostOnly(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i >= 0 {
+			return h[:i+1]
+		}
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		return h[:i]
+	}
+	return h
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func paramsKV(ps []fcgi.Param) []KV {
+	kvs := make([]KV, len(ps))
+	for i, p := range ps {
+		kvs[i] = KV{p.Name, p.Value}
+	}
+	return kvs
+}
+
+// buildMeta computes the request values mod_python would show that are not
+// plain CGI parameters (pyrt reads them; keys are listed in proto.go's
+// REQUEST description).
+func (x *exchange) buildMeta(q config.Query) []KV {
+	r := x.r
+	meta := make([]KV, 0, 24)
+	add := func(k, v string) { meta = append(meta, KV{k, v}) }
+	uri := q.URI
+	if uri == "" {
+		uri, _, _ = strings.Cut(r.Param("REQUEST_URI"), "?")
+	}
+	add("uri", uri)
+	if !x.m.IsLocation {
+		// mod_python.md §1.7: <Location> handlers skip map-to-storage, so
+		// filename and path_info stay None there.
+		x.filename = q.Filename
+		if q.Filename != "" {
+			if ct := mimeType(q.Filename); ct != "" {
+				add("content_type", ct)
+			}
+			add("filename", q.Filename)
+			add("canonical_filename", q.Filename)
+			add("path_info", r.Param("PATH_INFO"))
+		}
+	} else {
+		x.filename = q.Filename
+	}
+	unparsed := r.Param("REQUEST_URI")
+	add("unparsed_uri", unparsed)
+	if _, qs, ok := strings.Cut(unparsed, "?"); ok {
+		add("args", qs)
+	} else if qs := r.Param("QUERY_STRING"); qs != "" {
+		add("args", qs)
+	}
+	add("hostname", q.Host)
+	add("method", r.Param("REQUEST_METHOD"))
+	add("protocol", r.Param("SERVER_PROTOCOL"))
+	add("the_request", r.Param("REQUEST_METHOD")+" "+unparsed+" "+r.Param("SERVER_PROTOCOL"))
+	add("request_time", strconv.FormatFloat(float64(x.start.UnixMicro())/1e6, 'f', 6, 64))
+	add("interpreter", x.m.Interpreter)
+	add("transport", firstNonEmpty(r.Param("MPGATE_TRANSPORT"), "proxy"))
+	add("role", r.Role.String())
+	if v := r.Param("FCGI_APACHE_ROLE"); v != "" {
+		add("apache_role", v)
+	}
+	add("document_root", firstNonEmpty(r.Param("DOCUMENT_ROOT"), x.m.VHost.DocumentRoot))
+	add("server_port", r.Param("SERVER_PORT"))
+	add("local_ip", r.Param("SERVER_ADDR"))
+	add("local_port", r.Param("SERVER_PORT"))
+	add("remote_ip", r.Param("REMOTE_ADDR"))
+	add("remote_port", r.Param("REMOTE_PORT"))
+	if strings.EqualFold(r.Param("HTTPS"), "on") {
+		add("https", "1")
+	}
+	if v, ok := r.LookupParam("REMOTE_USER"); ok {
+		add("user", v)
+	}
+	if v, ok := r.LookupParam("AUTH_TYPE"); ok {
+		add("ap_auth_type", v)
+	}
+	add("request_id", strconv.FormatUint(x.id, 10))
+	return meta
+}
+
+// wireConfigOf is the JSON shape pyrt expects (documented in
+// pyrt/mpgate/request.py).
+func wireConfigOf(m *config.Merged, main *config.VirtualHost) map[string]any {
+	handlers := make(map[string][]map[string]any, len(m.Handlers))
+	for key, hs := range m.Handlers {
+		list := make([]map[string]any, len(hs))
+		for i, h := range hs {
+			var dir any
+			if h.Directory != "" {
+				dir = h.Directory
+			}
+			list[i] = map[string]any{"handler": h.Handler, "directory": dir, "is_location": h.IsLocation, "silent": h.Silent}
+		}
+		handlers[key] = list
+	}
+	nullable := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	return map[string]any{
+		"handlers":        handlers,
+		"directives":      kvPairs(m.Directives),
+		"options":         kvPairs(m.Options),
+		"handler":         nullable(m.Handler),
+		"addhandler_exts": strings.Join(m.AddHandlerExts, " "),
+		"pythonpath":      nullable(m.PythonPath),
+		"debug":           m.Debug,
+		"autoreload":      m.AutoReload,
+		"is_location":     m.IsLocation,
+		"config_dir":      nullable(m.ConfigDir),
+		"auth_type":       nullable(m.AuthType),
+		"auth_name":       nullable(m.AuthName),
+		"server":          serverJSON(m.VHost),
+		"main_server":     serverJSON(main),
+	}
+}
+
+func kvPairs(kvs []config.KV) [][2]string {
+	out := make([][2]string, len(kvs))
+	for i, kv := range kvs {
+		out[i] = [2]string{kv.Key, kv.Value}
+	}
+	return out
+}
+
+// serverJSON describes a server (virtual host) as mod_python's server object
+// shows it (mod_python.md §3.3). Values Apache does not pass over FastCGI are
+// Apache's defaults (listed in docs/compat.md).
+func serverJSON(v *config.VirtualHost) map[string]any {
+	if v == nil {
+		return nil
+	}
+	var names, wild []string
+	for _, a := range v.ServerAliases {
+		if strings.ContainsAny(a, "*?") {
+			wild = append(wild, a)
+		} else {
+			names = append(names, a)
+		}
+	}
+	isVirtual := 0
+	if v.IsVirtual {
+		isVirtual = 1
+	}
+	return map[string]any{
+		"server_hostname": v.ServerName, "server_admin": v.ServerAdmin,
+		"defn_name": v.File, "defn_line_number": v.Line, "is_virtual": isVirtual,
+		"names": nonNil(names), "wild_names": nonNil(wild), "port": 0,
+		"timeout": 300.0, "keep_alive_timeout": 5.0, "keep_alive_max": 100, "keep_alive": 1,
+		"error_fname": "", "loglevel": 4,
+		"limit_req_line": 8190, "limit_req_fieldsize": 8190, "limit_req_fields": 100, "path": "",
+		"directives": kvPairs(v.Directives), "options": kvPairs(v.Options),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// serveStatic answers as Apache's default handler would for filename.
+func (x *exchange) serveStatic(filename string) {
+	if filename == "" {
+		x.errorResponse(404, nil)
+		return
+	}
+	serveFile(x, filepath.Clean(filename))
+}

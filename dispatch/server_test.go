@@ -1,0 +1,309 @@
+package dispatch
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mpgate/mpgate/config"
+	"github.com/mpgate/mpgate/fcgi"
+	"github.com/mpgate/mpgate/internal/fcgitest"
+)
+
+// testSite is a daemon on a temporary site: conf is an Apache configuration
+// with @DIR@ standing for the site directory, files its content.
+type testSite struct {
+	dir string
+	d   *Server
+	fs  *fcgi.Server
+}
+
+func newTestSite(t *testing.T, conf string, files map[string]string, opts Options) *testSite {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(body, "@DIR@", dir)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Parse("site.conf", []byte(strings.ReplaceAll(conf, "@DIR@", dir)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.StateDir = filepath.Join(dir, ".state")
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testSite{dir: dir, d: d, fs: &fcgi.Server{Handler: d, Logger: opts.Logger}}
+	t.Cleanup(func() {
+		s.fs.Close()
+		d.Close()
+		for name, st := range d.Stats() {
+			if st[0] != 0 {
+				t.Errorf("pool %q still has %d workers after Close", name, st[0])
+			}
+		}
+	})
+	return s
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// get sends one request for uri, mapped as Apache maps it for a
+// <Directory> SetHandler section: script is the file part, pathInfo the rest.
+func (s *testSite) do(t *testing.T, method, uri, script, pathInfo string, body []byte, extra ...fcgi.Param) *fcgitest.Reply {
+	t.Helper()
+	c1, c2 := net.Pipe()
+	go s.fs.ServeConn(c2)
+	defer c1.Close()
+	c1.SetDeadline(time.Now().Add(60 * time.Second))
+	path, _, _ := strings.Cut(uri, "?")
+	scriptName := strings.TrimSuffix(path, pathInfo)
+	ps := fcgitest.CGIParams(method, uri, filepath.Join(s.dir, script), scriptName, pathInfo, extra...)
+	if body != nil {
+		ps = append(ps, fcgi.Param{Name: "CONTENT_LENGTH", Value: fmt.Sprint(len(body))})
+	}
+	rep, err := fcgitest.Do(c1, &fcgitest.Request{Params: ps, Body: body, ChunkSize: 777})
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, uri, err)
+	}
+	return rep
+}
+
+const helloConf = `
+DocumentRoot @DIR@
+<Directory @DIR@/app>
+    SetHandler mod_python
+    PythonHandler hello
+</Directory>
+<Directory @DIR@/dbg>
+    SetHandler mod_python
+    PythonHandler hello
+    PythonDebug On
+</Directory>
+<Directory @DIR@/pub>
+    AddHandler mod_python .py
+    PythonHandler hello
+</Directory>
+`
+
+const helloPy = `
+import os
+from mod_python import apache
+
+def handler(req):
+    what = req.args or ""
+    if what == "raise":
+        raise ValueError("boom from handler")
+    if what == "forbidden":
+        return apache.HTTP_FORBIDDEN
+    if what == "declined":
+        return apache.DECLINED
+    if what == "none":
+        return None
+    if what == "die":
+        os._exit(7)
+    if what == "hang":
+        import time
+        time.sleep(3600)
+    if what == "echo":
+        req.content_type = "application/octet-stream"
+        data = req.read()
+        req.write(data)
+        return apache.OK
+    if what == "call":
+        from mpgate import worker
+        req.write(repr(sorted(worker.call("test.echo", a="1", b="two").items())))
+        try:
+            worker.call("test.nosuch")
+        except Exception as e:
+            req.write(" | %s: %s" % (type(e).__name__, e))
+        req.write(" | defined=%s,%s" % (apache.exists_config_define("FOO"), apache.exists_config_define("BAR")))
+        return apache.OK
+    if what == "pid":
+        req.write(str(os.getpid()))
+        return apache.OK
+    req.content_type = "text/plain"
+    req.headers_out.add("X-Multi", "a")
+    req.headers_out.add("X-Multi", "b")
+    req.write("Hello world\n")
+    return apache.OK
+`
+
+func helloFiles() map[string]string {
+	return map[string]string{
+		"app/hello.py": helloPy, "dbg/hello.py": helloPy, "pub/hello.py": helloPy,
+		"pub/static.txt": "static text\n",
+	}
+}
+
+func TestHello(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{})
+	rep := s.do(t, "GET", "/app/x", "app/x", "", nil)
+	if rep.Status != 200 || string(rep.Body) != "Hello world\n" {
+		t.Fatalf("GET /app/x = %d %q, want 200 %q (stderr %q)", rep.Status, rep.Body, "Hello world\n", rep.Stderr)
+	}
+	if ct := rep.Header.Get("Content-Type"); ct != "text/plain" {
+		t.Errorf("Content-Type = %q, want text/plain", ct)
+	}
+	if got := rep.Header.Values("X-Multi"); strings.Join(got, ",") != "a,b" {
+		t.Errorf("X-Multi = %q, want [a b]", got)
+	}
+}
+
+func TestResults(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{})
+	cases := []struct {
+		name, uri, script string
+		status            int
+		body, stderr      string
+	}{
+		{"raise", "/app/x?raise", "app/x", 500, "The server encountered an internal error", "ValueError: boom from handler"},
+		{"raise debug", "/dbg/x?raise", "dbg/x", 500, "ValueError: boom from handler", "ValueError: boom from handler"},
+		{"forbidden", "/app/x?forbidden", "app/x", 403, "<p>You don't have permission to access this resource.</p>", ""},
+		{"none", "/app/x?none", "app/x", 500, "internal error", "non integer type"},
+		{"declined serves file", "/pub/static.txt", "pub/static.txt", 200, "static text\n", ""},
+		{"no python handler", "/pub/static.txt?declined", "pub/static.txt", 200, "static text\n", ""},
+		{"declined missing", "/app/nothere?declined", "app/nothere", 404, "The requested URL was not found on this server.", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep := s.do(t, "GET", c.uri, c.script, "", nil)
+			if rep.Status != c.status || !strings.Contains(string(rep.Body), c.body) {
+				t.Fatalf("GET %s = %d %q, want %d containing %q", c.uri, rep.Status, rep.Body, c.status, c.body)
+			}
+			if c.stderr != "" && !strings.Contains(strings.Join(rep.Stderr, "\n"), c.stderr) {
+				t.Errorf("GET %s: stderr %q does not contain %q", c.uri, rep.Stderr, c.stderr)
+			}
+		})
+	}
+}
+
+func TestBodyEcho(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{})
+	body := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 000 bytes
+	rep := s.do(t, "POST", "/app/x?echo", "app/x", "", body)
+	if rep.Status != 200 || !bytes.Equal(rep.Body, body) {
+		t.Fatalf("POST echo = %d, %d bytes, want 200 and the %d bytes sent (stderr %q)", rep.Status, len(rep.Body), len(body), rep.Stderr)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxBodyBytes: 1000})
+	rep := s.do(t, "POST", "/app/x?echo", "app/x", "", bytes.Repeat([]byte("x"), 5000))
+	if rep.Status != 413 {
+		t.Fatalf("POST of 5000 bytes with a 1000-byte limit = %d, want 413", rep.Status)
+	}
+	if rep := s.do(t, "GET", "/app/x", "app/x", "", nil); rep.Status != 200 {
+		t.Fatalf("request after the refused one = %d, want 200", rep.Status)
+	}
+}
+
+// TestWorkerDies: a worker that exits mid-request fails only that request
+// and is replaced.
+func TestWorkerDies(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 1})
+	rep := s.do(t, "GET", "/app/x?die", "app/x", "", nil)
+	if rep.Status != 500 || !strings.Contains(strings.Join(rep.Stderr, "\n"), "died during the request") {
+		t.Fatalf("dying worker: %d, stderr %q; want 500 and a line naming the cause", rep.Status, rep.Stderr)
+	}
+	if rep := s.do(t, "GET", "/app/x", "app/x", "", nil); rep.Status != 200 {
+		t.Fatalf("after the worker died: %d %q, want 200", rep.Status, rep.Body)
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 1, RequestTimeout: 500 * time.Millisecond})
+	rep := s.do(t, "GET", "/app/x?hang", "app/x", "", nil)
+	if rep.Status != 500 || !strings.Contains(strings.Join(rep.Stderr, "\n"), "timed out") {
+		t.Fatalf("hanging handler: %d, stderr %q; want 500 naming the timeout", rep.Status, rep.Stderr)
+	}
+	if rep := s.do(t, "GET", "/app/x", "app/x", "", nil); rep.Status != 200 {
+		t.Fatalf("after the timeout: %d, want 200", rep.Status)
+	}
+}
+
+// TestInterpretersSeparate: different PythonInterpreter names never share a
+// process (mod_python.md §1.8).
+func TestInterpretersSeparate(t *testing.T) {
+	conf := helloConf + `
+<Directory @DIR@/other>
+    SetHandler mod_python
+    PythonHandler hello
+    PythonInterpreter other
+</Directory>
+`
+	files := helloFiles()
+	files["other/hello.py"] = helloPy
+	s := newTestSite(t, conf, files, Options{MaxWorkers: 1})
+	a := s.do(t, "GET", "/app/x?pid", "app/x", "", nil)
+	b := s.do(t, "GET", "/other/x?pid", "other/x", "", nil)
+	if a.Status != 200 || b.Status != 200 || string(a.Body) == string(b.Body) {
+		t.Fatalf("pids %q (%d) and %q (%d): want two different workers", a.Body, a.Status, b.Body, b.Status)
+	}
+	if st := s.d.Stats(); len(st) != 2 {
+		t.Errorf("pools = %v, want 2", st)
+	}
+}
+
+// TestConcurrentQueue: more concurrent requests than workers wait for one
+// and all succeed.
+func TestConcurrentQueue(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 2})
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep := s.do(t, "GET", "/app/x", "app/x", "", nil)
+			if rep.Status != 200 {
+				errs <- fmt.Sprintf("status %d", rep.Status)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	for name, st := range s.d.Stats() {
+		if st[0] > 2 {
+			t.Errorf("pool %q: %d live workers, want at most 2", name, st[0])
+		}
+	}
+}
+
+// TestCall: a handler's CALL reaches a registered CallFunc in the middle of
+// the request and gets its REPLY; an unknown method is an error the handler
+// sees; -D defines reach apache.exists_config_define.
+func TestCall(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{Defines: []string{"FOO"}})
+	s.d.HandleCall("test.echo", func(c *Call) ([]KV, error) {
+		return append(c.Args, KV{"method", c.Method}, KV{"uri", c.Request.Param("REQUEST_URI")}), nil
+	})
+	rep := s.do(t, "GET", "/app/x?call", "app/x", "", nil)
+	want := "[('a', '1'), ('b', 'two'), ('method', 'test.echo'), ('uri', '/app/x?call')]" +
+		` | CallError: test.nosuch: unknown method "test.nosuch" | defined=True,False`
+	if rep.Status != 200 || string(rep.Body) != want {
+		t.Fatalf("GET ?call = %d %q, want 200 %q (stderr %q)", rep.Status, rep.Body, want, rep.Stderr)
+	}
+}
