@@ -387,6 +387,10 @@ func (x *exchange) run(wc *wireConfig) bool {
 	deadline := x.start.Add(x.s.opts.RequestTimeout)
 	wk.conn.SetDeadline(deadline)
 	defer wk.conn.SetDeadline(time.Time{})
+	// A client that stops sending its body would otherwise hold the worker
+	// until Apache's own timeout: end the body at the same deadline.
+	stdinTimer := time.AfterFunc(time.Until(deadline), func() { x.r.CloseStdin(errBodyTimeout) })
+	defer stdinTimer.Stop()
 
 	rf := &RequestFrame{ConfigID: wc.id, Params: paramsKV(x.r.Params), Meta: x.meta}
 	if !wk.configs.use(wc.id) {
@@ -491,6 +495,15 @@ func (x *exchange) sendBody(n int) error {
 const bodyChunk = 64 << 10
 
 var errBodyTooLarge = errors.New("request body exceeds the configured limit")
+
+// errBodyTimeout ends a request body that did not arrive within the request
+// timeout; it is a timeout for isTimeout.
+var errBodyTimeout error = bodyTimeoutError{}
+
+type bodyTimeoutError struct{}
+
+func (bodyTimeoutError) Error() string { return "request body not received within the request timeout" }
+func (bodyTimeoutError) Timeout() bool { return true }
 
 // fail ends a request whose worker exchange broke: the worker is killed (it
 // may be stuck or out of step) and the client gets a 500 if nothing was sent

@@ -307,3 +307,45 @@ func TestCall(t *testing.T) {
 		t.Fatalf("GET ?call = %d %q, want 200 %q (stderr %q)", rep.Status, rep.Body, want, rep.Stderr)
 	}
 }
+
+// TestStalledBody: a client that stops sending its body (Apache streams it
+// as it arrives through mod_proxy_fcgi) fails its request at the request
+// timeout instead of holding the worker.
+func TestStalledBody(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 1, RequestTimeout: 300 * time.Millisecond})
+	c1, c2 := net.Pipe()
+	go s.fs.ServeConn(c2)
+	defer c1.Close()
+	c1.SetDeadline(time.Now().Add(30 * time.Second))
+	ps := fcgitest.CGIParams("POST", "/app/x?echo", filepath.Join(s.dir, "app/x"), "/app/x", "",
+		fcgi.Param{Name: "CONTENT_LENGTH", Value: "1000"})
+	var b []byte
+	b = fcgi.AppendBeginRequest(b, 1, fcgi.RoleResponder, false)
+	b = fcgi.AppendRecord(b, fcgi.TypeParams, 1, fcgi.AppendParams(nil, ps))
+	b = fcgi.AppendRecord(b, fcgi.TypeParams, 1, nil)
+	b = fcgi.AppendRecord(b, fcgi.TypeStdin, 1, []byte("only ten b")) // then nothing more
+	go c1.Write(b)
+	rr := fcgi.NewRecordReader(c1)
+	var out, stderr strings.Builder
+	for {
+		rec, err := rr.Read()
+		if err != nil {
+			t.Fatalf("reading the reply: %v (got %q, stderr %q)", err, out.String(), stderr.String())
+		}
+		if rec.Type == fcgi.TypeStdout {
+			out.Write(rec.Content)
+		}
+		if rec.Type == fcgi.TypeStderr {
+			stderr.Write(rec.Content)
+		}
+		if rec.Type == fcgi.TypeEndRequest {
+			break
+		}
+	}
+	if !strings.HasPrefix(out.String(), "Status: 500") || !strings.Contains(stderr.String(), "timed out") {
+		t.Fatalf("stalled body: reply %q, stderr %q; want a 500 naming the timeout", out.String(), stderr.String())
+	}
+	if rep := s.do(t, "GET", "/app/x", "app/x", "", nil); rep.Status != 200 {
+		t.Fatalf("next request = %d, want 200", rep.Status)
+	}
+}

@@ -73,6 +73,19 @@ func (r *Request) LookupParam(name string) (string, bool) {
 	return "", false
 }
 
+// CloseStdin ends the request body early, as if the web server had ended it
+// with err: a Read waiting for body and every later Read return err, unless
+// the body had already ended. What the web server still sends is read and
+// discarded (within the server's bound). Apache never aborts a request, so
+// this is how a handler gives up on a client that stopped sending its body.
+// It may be called from any goroutine, also after ServeFCGI returned (it
+// then does nothing).
+func (r *Request) CloseStdin(err error) {
+	if b, ok := r.Stdin.(*body); ok {
+		b.closeWrite(err)
+	}
+}
+
 // Handler serves FastCGI requests. ServeFCGI runs in a goroutine of its own
 // as soon as the PARAMS stream has ended, while the body may still be
 // arriving. Its result is END_REQUEST's appStatus (the CGI exit status;

@@ -53,7 +53,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			serveCommand(),
 			fcgidCommand(),
 			previewCommand(),
@@ -66,7 +66,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					return nil
 				},
 			},
-		},
+		}, controlCommands()...),
 	}
 }
 

@@ -138,6 +138,47 @@ func serve(c *cli.Context) error {
 	}
 	log.Info("mpgate serving", "version", version, "socket", sockPath, "config", c.String("config"), "python", opts.Python)
 
+	started := time.Now()
+	reload := func() error {
+		ncfg, err := loadConfig(c, log)
+		if err != nil {
+			log.Error("configuration not reloaded", "err", err)
+			return err
+		}
+		d.SetConfig(ncfg)
+		log.Info("configuration reloaded")
+		return nil
+	}
+	reloads := make(chan chan error)
+	cln, err := listenControl(run)
+	if err != nil {
+		return err
+	}
+	ctl := &controlServer{
+		ln:  cln,
+		log: log,
+		status: func() controlReply {
+			pools := map[string]map[string]int{}
+			for name, st := range d.Stats() {
+				pools[name] = map[string]int{"live": st[0], "idle": st[1]}
+			}
+			return controlReply{OK: true, PID: os.Getpid(), Version: version, Config: c.String("config"),
+				Uptime: time.Since(started).Round(time.Second).String(), Pools: pools}
+		},
+		reload: func() error {
+			done := make(chan error, 1)
+			select {
+			case reloads <- done:
+				return <-done
+			case <-ctx.Done():
+				return errors.New("daemon is stopping")
+			}
+		},
+		stop: cancel,
+	}
+	ctl.serve()
+	defer ctl.close()
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -154,13 +195,9 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			ncfg, err := loadConfig(c, log)
-			if err != nil {
-				log.Error("configuration not reloaded", "err", err)
-				continue
-			}
-			d.SetConfig(ncfg)
-			log.Info("configuration reloaded")
+			reload()
+		case done := <-reloads:
+			done <- reload()
 		case <-tick:
 			if time.Since(time.Unix(0, lastRequest.Load())) > idle {
 				log.Info("exiting after idle period", "idle", idle)
