@@ -349,3 +349,26 @@ func TestStalledBody(t *testing.T) {
 		t.Fatalf("next request = %d, want 200", rep.Status)
 	}
 }
+
+// TestUnreadBody: a handler that never reads a large body answers at once;
+// the body is drained after it, and the connection serves the next request
+// (KEEP_CONN, as mod_proxy_fcgi with enablereuse=on).
+func TestUnreadBody(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{})
+	c1, c2 := net.Pipe()
+	go s.fs.ServeConn(c2)
+	defer c1.Close()
+	c1.SetDeadline(time.Now().Add(60 * time.Second))
+	body := bytes.Repeat([]byte("z"), 5<<20)
+	for i := 0; i < 2; i++ {
+		ps := fcgitest.CGIParams("POST", "/app/x", filepath.Join(s.dir, "app/x"), "/app/x", "",
+			fcgi.Param{Name: "CONTENT_LENGTH", Value: fmt.Sprint(len(body))})
+		rep, err := fcgitest.Do(c1, &fcgitest.Request{Params: ps, Body: body, KeepConn: true, ChunkSize: 65535})
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if rep.Status != 200 || string(rep.Body) != "Hello world\n" {
+			t.Fatalf("request %d = %d %q, want 200 Hello world", i, rep.Status, rep.Body)
+		}
+	}
+}
