@@ -570,15 +570,45 @@ func (x *exchange) finish(e *EndFrame) {
 	}
 }
 
-// errorResponse sends Apache's error document for status, with the
-// headers that survive an error (err_headers_out).
+// errorResponse sends the error document for status, with the headers
+// that survive an error (err_headers_out): the site's ErrorDocument if one
+// applies, else Apache's own.
 func (x *exchange) errorResponse(status int, headers []KV) {
-	body := errorBody(status, x.errorRequest(headers))
-	hs := make([]KV, 0, len(headers)+1)
+	hs := make([]KV, 0, len(headers)+2)
 	for _, h := range headers {
 		if !strings.EqualFold(h.Key, "Content-Type") && !strings.EqualFold(h.Key, "Content-Length") {
 			hs = append(hs, h)
 		}
+	}
+	var doc string
+	if x.m != nil {
+		doc = x.m.ErrorDocuments[status]
+	}
+	body := ""
+	switch kind, arg := classifyErrorDocument(status, doc); kind {
+	case errDocMessage:
+		body = arg
+	case errDocRemote:
+		// Apache redirects the client to a full URL (http_request.c
+		// ap_die: a REMOTE_PATH ErrorDocument becomes a 302).
+		status = 302
+		hs = append(hs, KV{"Location", arg})
+		body = errorBody(302, &errorRequest{Location: arg, Signature: x.r.Param("SERVER_SIGNATURE")})
+	case errDocLocal:
+		if b, ctype, ok := x.localErrorDocument(arg); ok {
+			hs = append(hs, KV{"Content-Length", strconv.Itoa(len(b))})
+			if ctype != "" {
+				hs = append(hs, KV{"Content-Type", ctype})
+			}
+			if x.writeHead(status, "", hs) == nil && x.r.Param("REQUEST_METHOD") != "HEAD" {
+				x.w.Write(b)
+			}
+			return
+		}
+		x.log.Warn("ErrorDocument not served: mpgate serves local error documents only as files under DocumentRoot", "status", status, "document", arg)
+		body = errorBody(status, x.errorRequest(headers))
+	default:
+		body = errorBody(status, x.errorRequest(headers))
 	}
 	hs = append(hs, KV{"Content-Length", strconv.Itoa(len(body))}, KV{"Content-Type", "text/html; charset=iso-8859-1"})
 	if err := x.writeHead(status, "", hs); err != nil {
@@ -588,6 +618,56 @@ func (x *exchange) errorResponse(status int, headers []KV) {
 	if x.r.Param("REQUEST_METHOD") != "HEAD" {
 		io.WriteString(x.w, body)
 	}
+}
+
+// Kinds of ErrorDocument argument (core.c set_error_document).
+const (
+	errDocDefault = iota
+	errDocMessage // a text sent as the body
+	errDocLocal   // a local URL path, internally redirected to
+	errDocRemote  // a full URL the client is redirected to
+)
+
+// classifyErrorDocument applies core.c's heuristic to an ErrorDocument
+// argument: a text with a space is a message, "/..." a local path, a URL a
+// remote path (ignored for 401), anything else a message; "default" means
+// Apache's own document.
+func classifyErrorDocument(status int, doc string) (int, string) {
+	switch {
+	case doc == "" || doc == "default":
+		return errDocDefault, ""
+	case strings.ContainsRune(doc, ' '):
+		return errDocMessage, doc
+	case doc[0] == '/':
+		return errDocLocal, doc
+	case strings.Contains(doc, "://"):
+		if status == 401 {
+			return errDocDefault, ""
+		}
+		return errDocRemote, doc
+	}
+	return errDocMessage, doc
+}
+
+// localErrorDocument reads a local ErrorDocument path as a file under the
+// DocumentRoot. Apache would run a whole internal request for it; a file is
+// what nearly every site points at.
+func (x *exchange) localErrorDocument(uri string) ([]byte, string, bool) {
+	root := firstNonEmpty(x.r.Param("DOCUMENT_ROOT"), x.m.VHost.DocumentRoot)
+	path, _, _ := strings.Cut(uri, "?")
+	if root == "" || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") {
+		return nil, "", false
+	}
+	name := filepath.Join(root, filepath.FromSlash(path))
+	st, err := os.Stat(name)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 1<<20 {
+		return nil, "", false
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, "", false
+	}
+	return b, mimeType(name), true
 }
 
 func (x *exchange) errorRequest(headers []KV) *errorRequest {

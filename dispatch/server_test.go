@@ -372,3 +372,73 @@ func TestUnreadBody(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorDocument: a handler's HTTP error uses the site's ErrorDocument as
+// Apache would: a message, a file under DocumentRoot, or a redirect to a full
+// URL; "default" and unusable documents fall back to Apache's own.
+func TestErrorDocument(t *testing.T) {
+	conf := helloConf + `
+<Directory @DIR@/app>
+    ErrorDocument 403 "Go away, please"
+    ErrorDocument 404 /errors/missing.html
+    ErrorDocument 500 http://example.com/oops
+    ErrorDocument 401 http://example.com/ignored-for-401
+</Directory>
+`
+	files := helloFiles()
+	files["errors/missing.html"] = "<p>custom missing page</p>\n"
+	files["app/hello.py"] = helloPy + `
+def four(req):
+    return int(req.args)
+`
+	conf = strings.Replace(conf, "PythonHandler hello\n</Directory>\n<Directory @DIR@/dbg>", "PythonHandler hello::four\n</Directory>\n<Directory @DIR@/dbg>", 1)
+	s := newTestSite(t, conf, files, Options{})
+	cases := []struct {
+		code     string
+		status   int
+		body     string
+		location string
+	}{
+		{"403", 403, "Go away, please", ""},
+		{"404", 404, "<p>custom missing page</p>\n", ""},
+		{"500", 302, `The document has moved <a href="http://example.com/oops">here</a>`, "http://example.com/oops"},
+		{"401", 401, "This server could not verify", ""},
+		{"410", 410, "no longer available", ""},
+	}
+	for _, c := range cases {
+		rep := s.do(t, "GET", "/app/x?"+c.code, "app/x", "", nil)
+		if rep.Status != c.status || !strings.Contains(string(rep.Body), c.body) || rep.Header.Get("Location") != c.location {
+			t.Errorf("handler returning %s: %d %q Location %q; want %d containing %q, Location %q",
+				c.code, rep.Status, rep.Body, rep.Header.Get("Location"), c.status, c.body, c.location)
+		}
+	}
+}
+
+// TestIdleReap: idle workers beyond MinIdle are stopped after IdleTimeout;
+// the default interpreter keeps MinIdle warm, other interpreters none.
+func TestIdleReap(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{IdleTimeout: 100 * time.Millisecond, MinIdle: 1})
+	p, err := s.d.pool("main_interpreter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.warm(3); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := s.d.pool("other")
+	if err := other.warm(2); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		live, _ := p.stats()
+		olive, _ := other.stats()
+		if live == 1 && olive == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after reaping: %d workers in the default pool (want 1), %d in another (want 0)", live, olive)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
