@@ -327,6 +327,7 @@ type exchange struct {
 
 	wk          *worker
 	headersSent bool
+	refused     bool // the handler's response head was invalid: a 500 went out instead
 	bodyEOF     bool
 	bodyRead    int64
 	bodyBuf     []byte
@@ -367,22 +368,41 @@ func (x *exchange) serve() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), x.s.opts.QueueTimeout)
-	wk, err := p.get(ctx)
-	cancel()
-	if err != nil {
-		x.log.Error("no worker for request", "interpreter", x.m.Interpreter, "err", err)
-		x.errorResponse(503, nil)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		wk, err := p.get(ctx)
+		if err != nil {
+			x.log.Error("no worker for request", "interpreter", x.m.Interpreter, "err", err)
+			x.errorResponse(503, nil)
+			return
+		}
+		x.wk = wk
+		healthy, err := x.run(wc)
+		wk.served++
+		p.put(wk, healthy)
+		if err == nil {
+			return
+		}
+		// The worker had died while idle: the REQUEST could not even be
+		// written, so nothing of the request ran or was consumed. Another
+		// worker gets it, once.
+		if attempt == 0 && errors.Is(err, errNotDelivered) {
+			x.log.Warn("idle worker had died; retrying the request on another", "pid", wk.pid)
+			continue
+		}
+		x.fail(err)
 		return
 	}
-	x.wk = wk
-	healthy := x.run(wc)
-	wk.served++
-	p.put(wk, healthy)
 }
 
+// errNotDelivered wraps the failure to write a REQUEST frame: the worker
+// never received the request.
+var errNotDelivered = errors.New("request not delivered to the worker")
+
 // run sends the request to the worker and relays frames until END. It
-// reports whether the worker can serve another request.
-func (x *exchange) run(wc *wireConfig) bool {
+// reports whether the worker can serve another request and, when the
+// exchange broke, why (the caller fails the request or retries it).
+func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 	wk := x.wk
 	deadline := x.start.Add(x.s.opts.RequestTimeout)
 	wk.conn.SetDeadline(deadline)
@@ -399,69 +419,86 @@ func (x *exchange) run(wc *wireConfig) bool {
 	x.frame = AppendRequest(x.frame[:0], rf)
 	if err := wk.send(FrameRequest, uint32(x.id), x.frame); err != nil {
 		wk.configs.forget(wc.id)
-		return x.fail(err)
+		wk.kill()
+		return false, fmt.Errorf("%w: %w", errNotDelivered, err)
 	}
 
 	for {
 		f, err := wk.read()
 		if err != nil {
-			return x.fail(err)
+			return false, err
 		}
 		if f.ID != uint32(x.id) && f.Type != FrameLog {
-			return x.fail(&ProtoError{Type: f.Type, Err: fmt.Sprintf("frame for request %d during request %d", f.ID, x.id)})
+			return false, &ProtoError{Type: f.Type, Err: fmt.Sprintf("frame for request %d during request %d", f.ID, x.id)}
 		}
 		switch f.Type {
 		case FrameRead:
 			n, err := ParseRead(f.Payload)
 			if err != nil {
-				return x.fail(err)
+				return false, err
 			}
 			if err := x.sendBody(n); err != nil {
-				return x.fail(err)
+				return false, err
 			}
 		case FrameHeaders:
 			h, err := ParseHeaders(f.Payload)
 			if err != nil {
-				return x.fail(err)
+				return false, err
 			}
-			if x.headersSent {
-				return x.fail(&ProtoError{Type: FrameHeaders, Err: "second HEADERS"})
+			if x.headersSent || x.refused {
+				return false, &ProtoError{Type: FrameHeaders, Err: "second HEADERS"}
+			}
+			if err := checkHeaders(h.Headers); err != nil {
+				// The handler's fault, not the worker's: answer 500, drop
+				// what it writes, keep the worker.
+				x.log.Error("handler sent an invalid response header; answering 500", "err", err, "uri", x.r.Param("REQUEST_URI"))
+				x.stderr("mpgate: " + err.Error())
+				x.errorResponse(500, nil)
+				x.refused = true
+				continue
 			}
 			if err := x.writeHead(h.Status, h.Reason, h.Headers); err != nil {
-				return x.fail(err)
+				return false, err
 			}
 		case FrameWrite:
+			if x.refused {
+				continue
+			}
 			if !x.headersSent {
-				return x.fail(&ProtoError{Type: FrameWrite, Err: "WRITE before HEADERS"})
+				return false, &ProtoError{Type: FrameWrite, Err: "WRITE before HEADERS"}
 			}
 			x.w.Write(f.Payload)
 		case FrameFlush:
-			x.w.Flush()
+			if !x.refused {
+				x.w.Flush()
+			}
 		case FrameLog:
 			l, err := ParseLog(f.Payload)
 			if err != nil {
-				return x.fail(err)
+				return false, err
 			}
 			x.logLine(l, f.ID == 0)
 		case FrameCall:
 			c, err := ParseCall(f.Payload)
 			if err != nil {
-				return x.fail(err)
+				return false, err
 			}
 			call := &Call{Method: c.Method, Args: c.Args, Interpreter: wk.interp, Request: x.r}
 			x.frame = x.s.answerCall(x.frame[:0], call)
 			if err := wk.send(FrameReply, uint32(x.id), x.frame); err != nil {
-				return x.fail(err)
+				return false, err
 			}
 		case FrameEnd:
 			e, err := ParseEnd(f.Payload)
 			if err != nil {
-				return x.fail(err)
+				return false, err
 			}
-			x.finish(e)
-			return true
+			if !x.refused {
+				x.finish(e)
+			}
+			return true, nil
 		default:
-			return x.fail(&ProtoError{Type: f.Type, Err: "unexpected frame from worker"})
+			return false, &ProtoError{Type: f.Type, Err: "unexpected frame from worker"}
 		}
 	}
 }
@@ -509,7 +546,7 @@ func (bodyTimeoutError) Timeout() bool { return true }
 // may be stuck or out of step) and the client gets a 500 if nothing was sent
 // yet; otherwise the response is cut short, which mod_fcgid hides from the
 // client, so it is logged.
-func (x *exchange) fail(err error) bool {
+func (x *exchange) fail(err error) {
 	status := 500
 	switch {
 	case errors.Is(err, errBodyTooLarge):
@@ -532,7 +569,6 @@ func (x *exchange) fail(err error) bool {
 	} else {
 		x.errorResponse(status, nil)
 	}
-	return false
 }
 
 func isTimeout(err error) bool {
@@ -711,6 +747,16 @@ func (x *exchange) writeHead(status int, reason string, headers []KV) error {
 	x.status = status
 	_, err := x.w.Write(b)
 	return err
+}
+
+// checkHeaders refuses response headers that would split the response.
+func checkHeaders(hs []KV) error {
+	for _, h := range hs {
+		if err := checkHeader(h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkHeader refuses a header that would split the response.

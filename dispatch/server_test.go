@@ -138,6 +138,10 @@ def handler(req):
             req.write(" | %s: %s" % (type(e).__name__, e))
         req.write(" | defined=%s,%s" % (apache.exists_config_define("FOO"), apache.exists_config_define("BAR")))
         return apache.OK
+    if what == "badheader":
+        req.headers_out["X-Bad"] = "a\r\nInjected: yes"
+        req.write("should not be seen")
+        return apache.OK
     if what == "pid":
         req.write(str(os.getpid()))
         return apache.OK
@@ -183,6 +187,7 @@ func TestResults(t *testing.T) {
 		{"declined serves file", "/pub/static.txt", "pub/static.txt", 200, "static text\n", ""},
 		{"no python handler", "/pub/static.txt?declined", "pub/static.txt", 200, "static text\n", ""},
 		{"declined missing", "/app/nothere?declined", "app/nothere", 404, "The requested URL was not found on this server.", ""},
+		{"header injection", "/app/x?badheader", "app/x", 500, "internal error", "value contains a line break"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -219,6 +224,25 @@ func TestBodyLimit(t *testing.T) {
 
 // TestWorkerDies: a worker that exits mid-request fails only that request
 // and is replaced.
+// TestIdleWorkerDied: a worker that died while idle is noticed when the
+// request cannot be delivered, and the request runs on another worker.
+func TestIdleWorkerDied(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 2})
+	first := s.do(t, "GET", "/app/x?pid", "app/x", "", nil)
+	pid := 0
+	fmt.Sscan(string(first.Body), &pid)
+	if pid == 0 {
+		t.Fatalf("no pid in %q", first.Body)
+	}
+	proc, _ := os.FindProcess(pid)
+	proc.Kill()
+	for i := 0; i < 3; i++ {
+		if rep := s.do(t, "GET", "/app/x", "app/x", "", nil); rep.Status != 200 {
+			t.Fatalf("request %d after the idle worker was killed: %d %q, want 200", i, rep.Status, rep.Body)
+		}
+	}
+}
+
 func TestWorkerDies(t *testing.T) {
 	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 1})
 	rep := s.do(t, "GET", "/app/x?die", "app/x", "", nil)
