@@ -5,7 +5,6 @@
 package dispatch
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,6 +14,10 @@ import (
 // ErrPoolClosed is returned by get after the pool was closed (daemon
 // shutting down or the interpreter's pool retired).
 var ErrPoolClosed = errors.New("worker pool closed")
+
+// ErrQueueTimeout is returned by get when no worker became free within the
+// queue timeout (every worker of the interpreter busy).
+var ErrQueueTimeout = errors.New("no worker free")
 
 // Pool is the set of worker processes of one interpreter name
 // (mod_python.md §1.8): requests with different interpreter names never share
@@ -51,8 +54,9 @@ func newPool(name string, spec *workerSpec, opts *Options) *Pool {
 }
 
 // get returns a worker for one request, starting one if the pool is below
-// its bound, or waiting for one to be given back.
-func (p *Pool) get(ctx context.Context) (*worker, error) {
+// its bound, or waiting up to timeout (0: no limit) for one to be given
+// back. The common case, an idle worker, allocates nothing.
+func (p *Pool) get(timeout time.Duration) (*worker, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -85,10 +89,16 @@ func (p *Pool) get(ctx context.Context) (*worker, error) {
 	p.waiters = append(p.waiters, ch)
 	p.mu.Unlock()
 
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case r := <-ch:
 		return r.w, r.err
-	case <-ctx.Done():
+	case <-expired:
 		p.mu.Lock()
 		for i, c := range p.waiters {
 			if c == ch {
@@ -105,7 +115,7 @@ func (p *Pool) get(ctx context.Context) (*worker, error) {
 			}
 		default:
 		}
-		return nil, fmt.Errorf("waiting for a worker of %q: %w", p.name, ctx.Err())
+		return nil, fmt.Errorf("waiting for a worker of %q: %w after %v", p.name, ErrQueueTimeout, timeout)
 	}
 }
 
@@ -201,7 +211,7 @@ func (p *Pool) warm(n int) error {
 	var ws []*worker
 	var firstErr error
 	for i := 0; i < n; i++ {
-		w, err := p.get(context.Background())
+		w, err := p.get(0)
 		if err != nil {
 			firstErr = err
 			break

@@ -6,12 +6,13 @@
 package dispatch
 
 import (
-	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -306,20 +307,26 @@ func (s *Server) wireFor(m *config.Merged) (*wireConfig, error) {
 
 // ServeFCGI serves one FastCGI request.
 func (s *Server) ServeFCGI(w *fcgi.Response, r *fcgi.Request) uint32 {
-	x := &exchange{s: s, w: w, r: r, id: s.nextReqID.Add(1), start: time.Now()}
-	x.log = s.log.With("req", x.id)
+	x := exchangePool.Get().(*exchange)
+	x.s, x.w, x.r, x.id, x.start = s, w, r, s.nextReqID.Add(1), time.Now()
 	x.serve()
+	x.reset()
+	exchangePool.Put(x)
 	return 0
 }
 
-// exchange is one request in flight.
+// exchangePool recycles exchanges and their buffers between requests.
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+// exchange is one request in flight. Exchanges are pooled: reset clears
+// everything but the buffers.
 type exchange struct {
 	s     *Server
 	w     *fcgi.Response
 	r     *fcgi.Request
 	id    uint64
-	log   *slog.Logger
 	start time.Time
+	lg    *slog.Logger // built on first use by log
 
 	m        *config.Merged
 	meta     []KV
@@ -332,7 +339,26 @@ type exchange struct {
 	bodyRead    int64
 	bodyBuf     []byte
 	frame       []byte
+	head        []byte
 	status      int
+	stdinTimer  *time.Timer
+}
+
+// reset makes x ready for another request, keeping its buffers.
+func (x *exchange) reset() {
+	if x.stdinTimer != nil {
+		x.stdinTimer.Stop()
+	}
+	*x = exchange{meta: x.meta[:0], bodyBuf: x.bodyBuf, frame: x.frame[:0], head: x.head[:0]}
+}
+
+// log returns the request's logger; requests that log nothing never build
+// one.
+func (x *exchange) log() *slog.Logger {
+	if x.lg == nil {
+		x.lg = x.s.log.With("req", x.id)
+	}
+	return x.lg
 }
 
 func (x *exchange) serve() {
@@ -340,7 +366,7 @@ func (x *exchange) serve() {
 	if r.Role != fcgi.RoleResponder {
 		// AUTHORIZER requests (PythonAuthenHandler and friends) are served by
 		// a later issue; until then refuse clearly rather than guess.
-		x.log.Error("FastCGI role not served yet", "role", r.Role.String())
+		x.log().Error("FastCGI role not served yet", "role", r.Role.String())
 		x.errorResponse(500, nil)
 		return
 	}
@@ -357,22 +383,20 @@ func (x *exchange) serve() {
 	}
 	wc, err := x.s.wireFor(x.m)
 	if err != nil {
-		x.log.Error("request failed", "err", err)
+		x.log().Error("request failed", "err", err)
 		x.errorResponse(500, nil)
 		return
 	}
 	p, err := x.s.pool(x.m.Interpreter)
 	if err != nil {
-		x.log.Error("request failed", "err", err)
+		x.log().Error("request failed", "err", err)
 		x.errorResponse(503, nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), x.s.opts.QueueTimeout)
-	defer cancel()
 	for attempt := 0; ; attempt++ {
-		wk, err := p.get(ctx)
+		wk, err := p.get(x.s.opts.QueueTimeout)
 		if err != nil {
-			x.log.Error("no worker for request", "interpreter", x.m.Interpreter, "err", err)
+			x.log().Error("no worker for request", "interpreter", x.m.Interpreter, "err", err)
 			x.errorResponse(503, nil)
 			return
 		}
@@ -387,7 +411,7 @@ func (x *exchange) serve() {
 		// written, so nothing of the request ran or was consumed. Another
 		// worker gets it, once.
 		if attempt == 0 && errors.Is(err, errNotDelivered) {
-			x.log.Warn("idle worker had died; retrying the request on another", "pid", wk.pid)
+			x.log().Warn("idle worker had died; retrying the request on another", "pid", wk.pid)
 			continue
 		}
 		x.fail(err)
@@ -407,25 +431,27 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 	deadline := x.start.Add(x.s.opts.RequestTimeout)
 	wk.conn.SetDeadline(deadline)
 	defer wk.conn.SetDeadline(time.Time{})
-	// A client that stops sending its body would otherwise hold the worker
-	// until Apache's own timeout: end the body at the same deadline.
-	stdinTimer := time.AfterFunc(time.Until(deadline), func() { x.r.CloseStdin(errBodyTimeout) })
-	defer stdinTimer.Stop()
 
-	rf := &RequestFrame{ConfigID: wc.id, Params: paramsKV(x.r.Params), Meta: x.meta}
+	var cfgJSON []byte
 	if !wk.configs.use(wc.id) {
-		rf.ConfigJSON = wc.json
+		cfgJSON = wc.json
 	}
-	x.frame = AppendRequest(x.frame[:0], rf)
+	x.frame = appendRequestFCGI(x.frame[:0], wc.id, cfgJSON, x.r.Params, x.meta)
 	if err := wk.send(FrameRequest, uint32(x.id), x.frame); err != nil {
 		wk.configs.forget(wc.id)
 		wk.kill()
 		return false, fmt.Errorf("%w: %w", errNotDelivered, err)
 	}
 
-	for {
+	for got := 0; ; got++ {
 		f, err := wk.read()
 		if err != nil {
+			// A reset before any frame came back means the worker closed
+			// with our REQUEST unread in its socket: it died before it saw
+			// the request, which can run elsewhere.
+			if got == 0 && x.bodyRead == 0 && errors.Is(err, syscall.ECONNRESET) {
+				return false, fmt.Errorf("%w: %w", errNotDelivered, err)
+			}
 			return false, err
 		}
 		if f.ID != uint32(x.id) && f.Type != FrameLog {
@@ -451,7 +477,7 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 			if err := checkHeaders(h.Headers); err != nil {
 				// The handler's fault, not the worker's: answer 500, drop
 				// what it writes, keep the worker.
-				x.log.Error("handler sent an invalid response header; answering 500", "err", err, "uri", x.r.Param("REQUEST_URI"))
+				x.log().Error("handler sent an invalid response header; answering 500", "err", err, "uri", x.r.Param("REQUEST_URI"))
 				x.stderr("mpgate: " + err.Error())
 				x.errorResponse(500, nil)
 				x.refused = true
@@ -508,6 +534,13 @@ func (x *exchange) sendBody(n int) error {
 	if x.bodyEOF {
 		return x.wk.send(FrameBody, uint32(x.id), nil)
 	}
+	if x.stdinTimer == nil {
+		// A client that stops sending its body would otherwise hold the
+		// worker until Apache's own timeout: end the body at the request
+		// deadline.
+		r := x.r
+		x.stdinTimer = time.AfterFunc(time.Until(x.start.Add(x.s.opts.RequestTimeout)), func() { r.CloseStdin(errBodyTimeout) })
+	}
 	n = min(n, bodyChunk)
 	if cap(x.bodyBuf) < n {
 		x.bodyBuf = make([]byte, bodyChunk)
@@ -551,21 +584,21 @@ func (x *exchange) fail(err error) {
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		status = 413
-		x.log.Error("request body too large", "limit", x.s.opts.MaxBodyBytes, "uri", x.r.Param("REQUEST_URI"))
+		x.log().Error("request body too large", "limit", x.s.opts.MaxBodyBytes, "uri", x.r.Param("REQUEST_URI"))
 	case isTimeout(err):
-		x.log.Error("request timed out; worker killed", "timeout", x.s.opts.RequestTimeout, "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid)
+		x.log().Error("request timed out; worker killed", "timeout", x.s.opts.RequestTimeout, "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid)
 		x.stderr(fmt.Sprintf("mpgate: request timed out after %v; worker %d killed", x.s.opts.RequestTimeout, x.wk.pid))
 	case errors.Is(err, ErrWorkerGone):
 		x.wk.kill()
-		x.log.Error("worker died during request", "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid, "exit", x.wk.exitDescription())
+		x.log().Error("worker died during request", "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid, "exit", x.wk.exitDescription())
 		x.stderr(fmt.Sprintf("mpgate: worker %d died during the request (%s)", x.wk.pid, x.wk.exitDescription()))
 	default:
-		x.log.Error("worker exchange failed; worker killed", "err", err, "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid)
+		x.log().Error("worker exchange failed; worker killed", "err", err, "uri", x.r.Param("REQUEST_URI"), "pid", x.wk.pid)
 		x.stderr("mpgate: " + err.Error())
 	}
 	x.wk.kill()
 	if x.headersSent {
-		x.log.Error("response cut short", "status", x.status, "sent", x.w.Written())
+		x.log().Error("response cut short", "status", x.status, "sent", x.w.Written())
 	} else {
 		x.errorResponse(status, nil)
 	}
@@ -599,7 +632,7 @@ func (x *exchange) finish(e *EndFrame) {
 			x.errorResponse(e.Result, e.Headers)
 		}
 	default:
-		x.log.Error("handler returned an invalid result", "result", e.Result)
+		x.log().Error("handler returned an invalid result", "result", e.Result)
 		if !x.headersSent {
 			x.errorResponse(500, nil)
 		}
@@ -641,14 +674,14 @@ func (x *exchange) errorResponse(status int, headers []KV) {
 			}
 			return
 		}
-		x.log.Warn("ErrorDocument not served: mpgate serves local error documents only as files under DocumentRoot", "status", status, "document", arg)
+		x.log().Warn("ErrorDocument not served: mpgate serves local error documents only as files under DocumentRoot", "status", status, "document", arg)
 		body = errorBody(status, x.errorRequest(headers))
 	default:
 		body = errorBody(status, x.errorRequest(headers))
 	}
 	hs = append(hs, KV{"Content-Length", strconv.Itoa(len(body))}, KV{"Content-Type", "text/html; charset=iso-8859-1"})
 	if err := x.writeHead(status, "", hs); err != nil {
-		x.log.Error("write error response", "err", err)
+		x.log().Error("write error response", "err", err)
 		return
 	}
 	if x.r.Param("REQUEST_METHOD") != "HEAD" {
@@ -725,8 +758,7 @@ func (x *exchange) errorRequest(headers []KV) *errorRequest {
 // unless the handler set a status line: Apache then uses its own reason
 // phrase, as it does for mod_python.
 func (x *exchange) writeHead(status int, reason string, headers []KV) error {
-	b := make([]byte, 0, 256)
-	b = append(b, "Status: "...)
+	b := append(x.head[:0], "Status: "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	if reason != "" {
 		b = append(b, ' ')
@@ -743,6 +775,7 @@ func (x *exchange) writeHead(status int, reason string, headers []KV) error {
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
+	x.head = b
 	x.headersSent = true
 	x.status = status
 	_, err := x.w.Write(b)
@@ -778,7 +811,7 @@ func (x *exchange) logLine(l LogFrame, workerLevel bool) {
 		return
 	}
 	x.stderr(l.Message)
-	x.log.Debug("handler log", "level", l.Level, "msg", l.Message)
+	x.log().Debug("handler log", "level", l.Level, "msg", l.Message)
 }
 
 func (x *exchange) stderr(line string) {
@@ -836,12 +869,33 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-func paramsKV(ps []fcgi.Param) []KV {
-	kvs := make([]KV, len(ps))
-	for i, p := range ps {
-		kvs[i] = KV{p.Name, p.Value}
+// appendRequestFCGI encodes a REQUEST payload straight from the FastCGI
+// params (AppendRequest without converting them to KVs first).
+func appendRequestFCGI(b []byte, cfgID uint32, cfgJSON []byte, ps []fcgi.Param, meta []KV) []byte {
+	b = binary.BigEndian.AppendUint32(b, cfgID)
+	b = appendBytes(b, cfgJSON)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ps)))
+	for _, p := range ps {
+		b = appendStr(b, p.Name)
+		b = appendStr(b, p.Value)
 	}
-	return kvs
+	return appendKV(b, meta)
+}
+
+// TransportConn marks a connection that reached the daemon other than on
+// its own socket: mod_fcgid connections handed over by relays ("fcgid").
+// req.transport and logs show the name.
+type TransportConn struct {
+	net.Conn
+	Name string
+}
+
+// transportOf names how the request reached the daemon.
+func transportOf(r *fcgi.Request) string {
+	if tc, ok := r.Conn.(TransportConn); ok {
+		return tc.Name
+	}
+	return firstNonEmpty(r.Param("MPGATE_TRANSPORT"), "proxy")
 }
 
 // buildMeta computes the request values mod_python would show that are not
@@ -849,7 +903,7 @@ func paramsKV(ps []fcgi.Param) []KV {
 // REQUEST description).
 func (x *exchange) buildMeta(q config.Query) []KV {
 	r := x.r
-	meta := make([]KV, 0, 24)
+	meta := x.meta[:0]
 	add := func(k, v string) { meta = append(meta, KV{k, v}) }
 	uri := q.URI
 	if uri == "" {
@@ -884,7 +938,7 @@ func (x *exchange) buildMeta(q config.Query) []KV {
 	add("the_request", r.Param("REQUEST_METHOD")+" "+unparsed+" "+r.Param("SERVER_PROTOCOL"))
 	add("request_time", strconv.FormatFloat(float64(x.start.UnixMicro())/1e6, 'f', 6, 64))
 	add("interpreter", x.m.Interpreter)
-	add("transport", firstNonEmpty(r.Param("MPGATE_TRANSPORT"), "proxy"))
+	add("transport", transportOf(r))
 	add("role", r.Role.String())
 	if v := r.Param("FCGI_APACHE_ROLE"); v != "" {
 		add("apache_role", v)

@@ -32,7 +32,7 @@ func serveFile(x *exchange, filename string) {
 		case errors.Is(err, fs.ErrNotExist):
 			x.errorResponse(404, nil)
 		default:
-			x.log.Error("cannot open file", "file", filename, "err", err)
+			x.log().Error("cannot open file", "file", filename, "err", err)
 			x.errorResponse(403, nil)
 		}
 		return
@@ -63,7 +63,7 @@ func serveFile(x *exchange, filename string) {
 		return
 	}
 	if _, err := io.Copy(x.w, f); err != nil {
-		x.log.Error("sending file", "file", filename, "err", err)
+		x.log().Error("sending file", "file", filename, "err", err)
 	}
 }
 

@@ -166,9 +166,9 @@ func (w *worker) describeExit(err error) error {
 					return fmt.Errorf("%w: worker reported a protocol error (exit %d)", ErrWorkerGone, exitProtocolError)
 				}
 			}
-			return fmt.Errorf("%w: %v", ErrWorkerGone, w.waitErr)
+			return fmt.Errorf("%w: %v (%w)", ErrWorkerGone, w.waitErr, err)
 		}
-		return ErrWorkerGone
+		return fmt.Errorf("%w (%w)", ErrWorkerGone, err)
 	default:
 	}
 	if errors.Is(err, io.EOF) {

@@ -1,12 +1,11 @@
 // This file is `mpgate fcgid`: the program mod_fcgid starts. It accepts
-// Apache's connections on fd 0 and relays each request, record by record, to
-// the daemon over one persistent FastCGI connection (KEEP_CONN), starting the
-// daemon first if none is running. It holds no Python and no session store.
+// Apache's connections on fd 0 and hands each one to the daemon (descriptor
+// passing), starting the daemon first if none is running. It holds no Python,
+// no session store, and is not in the data path.
 
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -19,8 +18,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/mpgate/mpgate/fcgi"
 )
 
 func fcgidCommand() *cli.Command {
@@ -28,7 +25,7 @@ func fcgidCommand() *cli.Command {
 		Name:  "fcgid",
 		Usage: "relay for mod_fcgid: point FcgidWrapper at this command",
 		Description: "mod_fcgid starts this program with a listening socket on fd 0. It relays every request\n" +
-			"(all FastCGI roles) to the daemon on RUN-DIR/mpgate.sock, and starts the daemon (mpgate serve\n" +
+			"(all FastCGI roles) to the daemon on RUN-DIR/pass.sock, and starts the daemon (mpgate serve\n" +
 			"with the same flags, exiting after --idle-exit) when none is running. mod_fcgid passes\n" +
 			"almost no environment: give the flags on the FcgidWrapper line or with FcgidInitialEnv.\n\n" +
 			"  FcgidWrapper \"/usr/bin/mpgate fcgid --config /etc/apache2/apache2.conf --run-dir /run/mpgate\" virtual",
@@ -127,146 +124,71 @@ func serveArgs(c *cli.Context) []string {
 	return append(args, "--idle-exit", idle.String())
 }
 
-// relay forwards Apache's requests to the daemon. mod_fcgid sends one
-// request at a time to a process, so one daemon connection suffices.
+// relay hands Apache's connections to the daemon. It never reads them: each
+// accepted connection's descriptor goes to the daemon over RUN-DIR/pass.sock
+// (SCM_RIGHTS), and the daemon speaks FastCGI with Apache directly, so the
+// relay costs one accept and one sendmsg per request and holds no buffers.
 type relay struct {
 	sock, run string
 	serveArgs []string
 	log       *slog.Logger
 
-	up    net.Conn // persistent connection to the daemon, nil when none
-	upBuf *bufio.Reader
-	upR   *fcgi.RecordReader
-	wbuf  []byte
+	pass *net.UnixConn // connection to the daemon's pass socket, nil when none
 }
 
 func (rl *relay) close() {
-	if rl.up != nil {
-		rl.up.Close()
-		rl.up = nil
+	if rl.pass != nil {
+		rl.pass.Close()
+		rl.pass = nil
 	}
 }
 
-// transportParam tells the daemon the request came through mod_fcgid.
-var transportParam = fcgi.AppendParams(nil, []fcgi.Param{{Name: "MPGATE_TRANSPORT", Value: "fcgid"}})
-
-// serveConn relays one Apache connection (one request).
+// serveConn hands one Apache connection to the daemon. Nothing has been
+// read from it, so after a failure it can be handed again, once, to a
+// daemon started anew.
 func (rl *relay) serveConn(down net.Conn) {
 	defer down.Close()
-	if err := rl.connectUp(); err != nil {
-		rl.log.Error("mpgate daemon unavailable", "err", err)
+	uc, ok := down.(*net.UnixConn)
+	if !ok {
+		rl.log.Error("mod_fcgid connection is not a unix socket", "type", fmt.Sprintf("%T", down))
 		return
 	}
-	up := rl.up
-	// Apache's records go up in a goroutine while the reply comes down here:
-	// a handler may answer before it has read the whole body.
-	upErr := make(chan error, 1)
-	go func() { upErr <- rl.forwardUp(down, up) }()
-
-	downW := bufio.NewWriterSize(down, 64<<10)
-	err := rl.forwardDown(downW, up)
-	if err == nil {
-		err = downW.Flush()
-	}
+	f, err := uc.File() // a duplicate descriptor; closed below
 	if err != nil {
-		rl.log.Error("relay failed; dropping the daemon connection", "err", err)
-		rl.close()
-		down.Close()
+		rl.log.Error("cannot take Apache's connection", "err", err)
+		return
 	}
-	if uerr := <-upErr; uerr != nil && err == nil {
-		rl.log.Error("relay from Apache failed", "err", uerr)
-		rl.close()
+	defer f.Close()
+	rights := syscall.UnixRights(int(f.Fd()))
+	for attempt := 0; attempt < 2; attempt++ {
+		if err = rl.connectPass(); err != nil {
+			break
+		}
+		if _, _, err = rl.pass.WriteMsgUnix([]byte{0}, rights, nil); err == nil {
+			return
+		}
+		rl.close() // the daemon went away (idle exit, restart): start or find another
 	}
+	rl.log.Error("mpgate daemon unavailable; request dropped", "err", err)
 }
 
-// forwardUp copies the request's records from Apache to the daemon, setting
-// KEEP_CONN and adding MPGATE_TRANSPORT. It stops when the request's input
-// is complete: the empty STDIN record, or for AUTHORIZER requests, which get
-// no STDIN, the empty PARAMS record.
-func (rl *relay) forwardUp(down net.Conn, up net.Conn) error {
-	br := bufio.NewReaderSize(down, 64<<10)
-	rr := fcgi.NewRecordReader(br)
-	buf := make([]byte, 0, 16<<10)
-	role := fcgi.RoleResponder
-	for {
-		rec, err := rr.Read()
-		if err != nil {
-			return fmt.Errorf("read from Apache: %w", err)
-		}
-		done := false
-		switch rec.Type {
-		case fcgi.TypeBeginRequest:
-			if len(rec.Content) == 8 {
-				role = fcgi.Role(uint16(rec.Content[0])<<8 | uint16(rec.Content[1]))
-			}
-			buf = fcgi.AppendBeginRequest(buf, rec.ID, role, true)
-		case fcgi.TypeParams:
-			if len(rec.Content) == 0 {
-				buf = fcgi.AppendRecord(buf, fcgi.TypeParams, rec.ID, transportParam)
-				done = role == fcgi.RoleAuthorizer
-			}
-			buf = fcgi.AppendRecord(buf, rec.Type, rec.ID, rec.Content)
-		case fcgi.TypeStdin:
-			buf = fcgi.AppendRecord(buf, rec.Type, rec.ID, rec.Content)
-			done = len(rec.Content) == 0
-		default:
-			buf = fcgi.AppendRecord(buf, rec.Type, rec.ID, rec.Content)
-		}
-		// Batch what Apache sent in one go into one write.
-		if done || br.Buffered() == 0 || len(buf) >= 60<<10 {
-			if _, err := up.Write(buf); err != nil {
-				return fmt.Errorf("write to daemon: %w", err)
-			}
-			buf = buf[:0]
-		}
-		if done {
-			return nil
-		}
-	}
-}
+// passSocket is the daemon's socket for connections handed over by relays.
+func passSocket(run string) string { return filepath.Join(run, "pass.sock") }
 
-// forwardDown copies the daemon's reply to Apache until END_REQUEST.
-func (rl *relay) forwardDown(w *bufio.Writer, up net.Conn) error {
-	for {
-		rec, err := rl.upR.Read()
-		if err != nil {
-			return fmt.Errorf("read from daemon: %w", err)
-		}
-		rl.wbuf = fcgi.AppendRecord(rl.wbuf[:0], rec.Type, rec.ID, rec.Content)
-		if _, err := w.Write(rl.wbuf); err != nil {
-			return fmt.Errorf("write to Apache: %w", err)
-		}
-		switch rec.Type {
-		case fcgi.TypeEndRequest:
-			return nil
-		case fcgi.TypeStdout:
-			// Stream: Apache decides about buffering (FcgidOutputBufferSize).
-			if rl.upBuf.Buffered() == 0 {
-				if err := w.Flush(); err != nil {
-					return fmt.Errorf("write to Apache: %w", err)
-				}
-			}
-		}
-	}
-}
-
-// connectUp makes sure there is a live connection to the daemon, starting
-// the daemon if none answers.
-func (rl *relay) connectUp() error {
-	if rl.up != nil && !peerClosed(rl.up) {
+// connectPass makes sure there is a connection to the daemon's pass socket,
+// starting the daemon if none answers.
+func (rl *relay) connectPass() error {
+	if rl.pass != nil && !peerClosed(rl.pass) {
 		return nil
 	}
 	rl.close()
-	c, err := net.Dial("unix", rl.sock)
+	c, err := net.Dial("unix", passSocket(rl.run))
 	if err != nil {
-		c, err = rl.startDaemon()
-		if err != nil {
+		if c, err = rl.startDaemon(); err != nil {
 			return err
 		}
 	}
-	rl.up = c
-	rl.upBuf = bufio.NewReaderSize(c, 64<<10)
-	rl.upR = fcgi.NewRecordReader(rl.upBuf)
+	rl.pass = c.(*net.UnixConn)
 	return nil
 }
 
@@ -309,7 +231,7 @@ func (rl *relay) startDaemon() (net.Conn, error) {
 		return nil, fmt.Errorf("start lock: %w", err)
 	}
 	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-	if c, err := net.Dial("unix", rl.sock); err == nil {
+	if c, err := net.Dial("unix", passSocket(rl.run)); err == nil {
 		return c, nil // another relay started it meanwhile
 	}
 	self, err := os.Executable()
@@ -339,7 +261,7 @@ func (rl *relay) startDaemon() (net.Conn, error) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		c, err := net.Dial("unix", rl.sock)
+		c, err := net.Dial("unix", passSocket(rl.run))
 		if err == nil {
 			return c, nil
 		}
@@ -347,7 +269,7 @@ func (rl *relay) startDaemon() (net.Conn, error) {
 		case err := <-exited:
 			return nil, fmt.Errorf("daemon exited at start (%v); see the error log above", err)
 		case <-ctx.Done():
-			return nil, fmt.Errorf("daemon did not open %s within %v", rl.sock, daemonStartTimeout)
+			return nil, fmt.Errorf("daemon did not open %s within %v", passSocket(rl.run), daemonStartTimeout)
 		case <-t.C:
 		}
 	}

@@ -104,6 +104,13 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer os.Remove(sockPath)
+	// Relays started by mod_fcgid hand Apache's connections over here.
+	passPath := passSocket(run)
+	pln, err := listenUnix(passPath, c.String("socket-group"), log)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(passPath)
 	listeners := []net.Listener{ln}
 	for _, spec := range c.StringSlice("listen") {
 		addr, ok := strings.CutPrefix(spec, "tcp:")
@@ -136,6 +143,12 @@ func serve(c *cli.Context) error {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		servePassed(pln.(*net.UnixListener), srv, log)
+	}()
+	defer pln.Close()
 	log.Info("mpgate serving", "version", version, "socket", sockPath, "config", c.String("config"), "python", opts.Python)
 
 	started := time.Now()
@@ -207,6 +220,7 @@ loop:
 	}
 
 	log.Info("mpgate stopping: draining requests", "grace", shutdownGrace)
+	pln.Close()
 	sctx, scancel := context.WithTimeout(hardStop(c.Context), shutdownGrace)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -275,4 +289,58 @@ func credentialOf(name string) (*syscall.Credential, error) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// servePassed accepts relays on the pass socket and serves the Apache
+// connections they hand over (SCM_RIGHTS), until the listener is closed.
+func servePassed(l *net.UnixListener, srv *fcgi.Server, log *slog.Logger) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		uc, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			receiveConns(uc, srv, log)
+		}()
+	}
+}
+
+// receiveConns serves every connection one relay hands over, until the
+// relay goes away.
+func receiveConns(uc *net.UnixConn, srv *fcgi.Server, log *slog.Logger) {
+	defer uc.Close()
+	buf := make([]byte, 1)
+	oob := make([]byte, syscall.CmsgSpace(4))
+	for {
+		_, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return
+		}
+		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) == 0 {
+			log.Error("relay sent no connection", "err", err)
+			return
+		}
+		for _, m := range msgs {
+			fds, err := syscall.ParseUnixRights(&m)
+			if err != nil {
+				log.Error("relay sent a malformed control message", "err", err)
+				return
+			}
+			for _, fd := range fds {
+				f := os.NewFile(uintptr(fd), "fcgid-conn")
+				c, err := net.FileConn(f)
+				f.Close()
+				if err != nil {
+					log.Error("relay sent an unusable descriptor", "err", err)
+					continue
+				}
+				go srv.ServeConn(dispatch.TransportConn{Conn: c, Name: "fcgid"})
+			}
+		}
+	}
 }

@@ -114,9 +114,11 @@ class CallBack:
                     except KeyError:
                         # mpgate: a silent entry leaves obj None here, where
                         # mod_python leaves it unbound (grisha/mod_python#74).
+                        # Raised inside the except clause, as mod_python does,
+                        # so the traceback shows the KeyError as its context.
                         if not hlist.silent:
                             s = "module '%s' contains no '%s'" % (module.__file__, obj_str)
-                            raise AttributeError(s) from None
+                            raise AttributeError(s)
                 else:
                     obj = resolve_object(module, obj_str, arg=req, silent=hlist.silent)
 

@@ -24,6 +24,7 @@ like httpd's output buffer (8 KB), and the body is pulled with READ frames.
 
 import base64
 import os
+import socket
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -79,6 +80,76 @@ _CGI_VARS = frozenset((
     "GATEWAY_INTERFACE", "SERVER_PROTOCOL", "REQUEST_METHOD", "QUERY_STRING",
     "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED"))
 _FCGI_VARS = frozenset(("FCGI_ROLE", "FCGI_APACHE_ROLE"))
+
+# Environment variables the rewritten Apache configuration sets for mpgate
+# itself (SetEnv in the rewritten sections): the daemon reads them, the
+# site never set them, so handlers do not see them in subprocess_env.
+_MPGATE_ENV = frozenset(("ap_trust_cgilike_cl",))
+
+
+def _is_mpgate_param(name: str) -> bool:
+    """Reports whether a FastCGI param is mpgate's own (MPGATE_VHOST, ...)."""
+    return name.startswith("MPGATE_") or name in _MPGATE_ENV
+
+
+# The statuses httpd 2.4 has a status line for (http_protocol.c
+# status_lines, as Debian's httpd answers them): httpd sends any other
+# status as "500 Internal Server Error", with the 500 error document.
+KNOWN_STATUSES = frozenset(
+    list(range(100, 104)) + list(range(200, 209)) + [226] + [300, 301, 302, 303, 304, 305, 307, 308]
+    + list(range(400, 418)) + [421, 422, 423, 424, 426, 428, 429, 431, 451]
+    + list(range(500, 509)) + [510, 511])
+
+
+def _type_name(value: Any) -> str:
+    """The type name CPython's argument parser shows for value."""
+    return "None" if value is None else type(value).__name__
+
+
+def _arg_str(pos: int, value: Any, none_ok: bool = False) -> Optional[str]:
+    """Checks an argument as PyArg_ParseTuple's "s" (or "z" with none_ok)
+    does, with the same messages (mod_python names no function)."""
+    if value is None and none_ok:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("argument %d must be str%s, not %s" % (pos, " or None" if none_ok else "", _type_name(value)))
+    if "\0" in value:
+        raise ValueError("embedded null character")
+    return value
+
+
+def _arg_int(value: Any) -> int:
+    """Checks an argument as PyArg_ParseTuple's "i" and "l" do."""
+    if isinstance(value, int):
+        return int(value)
+    if hasattr(type(value), "__index__"):
+        return int(value.__index__())
+    raise TypeError("'%s' object cannot be interpreted as an integer" % type(value).__name__)
+
+
+def _arg_float(value: Any) -> float:
+    """Checks an argument as PyArg_ParseTuple's "d" does."""
+    if isinstance(value, float):
+        return value
+    if hasattr(type(value), "__float__") or hasattr(type(value), "__index__"):
+        return float(value)
+    raise TypeError("must be real number, not %s" % type(value).__name__)
+
+
+def _arg_write(value: Any) -> bytes:
+    """Converts req.write's argument as PyArg_ParseTuple's "s#" does: str is
+    UTF-8 encoded, bytes are taken as they are, a bytes-like object that
+    can be released (memoryview, bytearray, array) is refused, anything
+    else is not bytes-like."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return bytes(value)
+    try:
+        memoryview(value).release()
+    except TypeError:
+        raise TypeError("a bytes-like object is required, not '%s'" % type(value).__name__) from None
+    raise TypeError("argument 1 must be read-only bytes-like object, not %s" % type(value).__name__)
 
 
 class ExchangeError(IOError):
@@ -202,10 +273,11 @@ class Exchange:
 
     # -- input ----------------------------------------------------------------
 
-    def read_body(self, want: int) -> bytes:
+    def read_body(self, want: int, count: bool = True) -> bytes:
         """Asks the daemon for up to want (> 0) body bytes; returns b"" at the
         end of the body. A body shorter than its Content-Length raises
-        IOError as httpd's read timeout does in mod_python."""
+        IOError as httpd's read timeout does in mod_python. Bytes read with
+        count false are not added to body_read (req.read_length)."""
         if self.broken is not None:
             raise ExchangeError("Client read error (Timeout?)")
         if self.body_eof or (self.body_known and self.body_remaining <= 0):
@@ -234,7 +306,8 @@ class Exchange:
             if self.body_known and self.body_remaining > 0:
                 raise IOError("Client read error (Timeout?)")
             return b""
-        self.body_read += len(data)
+        if count:
+            self.body_read += len(data)
         if self.body_known:
             self.body_remaining -= len(data)
         return data
@@ -334,6 +407,7 @@ class SiteConfig:
          "handler": "mod_python" | null,              # req.handler
          "addhandler_exts": ".py .psp",
          "auth_type": null | "Basic", "auth_name": null | "realm",
+         "cgi_pass_auth": false,                      # CGIPassAuth On in the site's configuration
          "is_location": false, "config_dir": "/srv/www/" | null,
          "pythonpath": ..., "debug": ..., "autoreload": ...,   # ignored: read from "directives"
          "server": {"server_hostname": ..., "server_admin": ..., "defn_name": ...,
@@ -359,6 +433,10 @@ class SiteConfig:
         self.auth_type = raw.get("auth_type")  # type: Optional[str]
         self.auth_name = raw.get("auth_name")  # type: Optional[str]
         self.config_dir = raw.get("config_dir")  # type: Optional[str]
+        # CGIPassAuth On in the site's own configuration: only then does
+        # add_common_vars copy Authorization (the rewritten sections always
+        # pass it to mpgate, so its presence among the params tells nothing).
+        self.cgi_pass_auth = bool(raw.get("cgi_pass_auth"))
         self.is_location = bool(raw.get("is_location"))
         self.server = server_state(raw.get("server"))
         self.main_server = server_state(raw.get("main_server")) or self.server
@@ -462,10 +540,10 @@ class mp_server(object):
 
     def log_error(self, message: Optional[str], level: int = 0) -> None:
         """Writes message to this server's error log."""
+        message = _arg_str(1, message, none_ok=True)
+        level = _arg_int(level)
         if message is None:
             return
-        if not isinstance(message, str):
-            raise TypeError("log_error() argument 1 must be str or None, not %s" % type(message).__name__)
         self._log(level or APLOG_ERR, message, self)
 
     def register_cleanup(self, req: Any, handler: Callable[[Any], Any], data: Any = None) -> None:
@@ -485,7 +563,8 @@ class mp_server(object):
     server_admin = property(lambda self: self._get("server_admin"))
     server_hostname = property(lambda self: self._get("server_hostname"))
     port = property(lambda self: int(self._get("port", 0) or 0))
-    error_fname = property(lambda self: self._get("error_fname"))
+    # server_rec->error_fname is NULL for a virtual host without ErrorLog.
+    error_fname = property(lambda self: self._get("error_fname") or None)
     loglevel = property(lambda self: int(self._get("loglevel", 0) or 0))
     is_virtual = property(lambda self: int(self._get("is_virtual", 0) or 0))
     timeout = property(lambda self: float(self._get("timeout", 0.0) or 0.0))
@@ -520,10 +599,10 @@ class mp_conn(object):
 
     def log_error(self, message: Optional[str], level: int = 0) -> None:
         """Writes message to the error log for this connection."""
+        message = _arg_str(1, message, none_ok=True)
+        level = _arg_int(level)
         if message is None:
             return
-        if not isinstance(message, str):
-            raise TypeError("log_error() argument 1 must be str or None, not %s" % type(message).__name__)
         self._req._log(level or APLOG_ERR, message)
 
     def read(self, *args: Any) -> Any:
@@ -552,11 +631,11 @@ class mp_conn(object):
                        "use req.useragent_ip or conn.client_ip")
         return self.client_ip
 
-    remote_host = property(lambda self: self._req._param("REMOTE_HOST"))
+    remote_host = property(lambda self: self._req._remote_host)
     remote_logname = property(lambda self: self._req._param("REMOTE_IDENT"))
     aborted = property(lambda self: 0)
     keepalive = property(lambda self: _apache.AP_CONN_UNKNOWN)
-    double_reverse = property(lambda self: 0)
+    double_reverse = property(lambda self: self._req._double_reverse)
     keepalives = property(lambda self: 0)
     id = property(lambda self: 0)
     notes = property(lambda self: self._notes)
@@ -619,10 +698,9 @@ def _check_str(name: str, value: Any, none_ok: bool = False) -> Any:
 
 
 def _check_int(name: str, value: Any) -> int:
-    """Validates a value for an int request_rec field (PyMember T_INT)."""
-    if not isinstance(value, int):
-        raise TypeError("attribute value type must be int")
-    return int(value)
+    """Validates a value for an int request_rec field as PyMember_SetOne's
+    T_INT does (PyLong_AsLong)."""
+    return _arg_int(value)
 
 
 def _str_field(name: str, none_ok: bool = False, doc: str = "") -> property:
@@ -655,12 +733,40 @@ def _ro(name: str, doc: str = "") -> property:
     return property(lambda self: getattr(self, attr), doc=doc)
 
 
+# requestobject.c request_getsets without a setter, and request_members
+# (READONLY): CPython's messages for assigning them differ.
+_REQUEST_READONLY = frozenset((
+    "interpreter", "connection", "server", "next", "prev", "main", "the_request", "header_only",
+    "protocol", "proto_num", "hostname", "request_time", "method", "method_number", "allowed",
+    "allowed_xmethods", "allowed_methods", "sent_bodyct", "bytes_sent", "mtime", "range", "clength",
+    "remaining", "read_length", "read_body", "read_chunked", "expecting_100", "content_encoding",
+    "content_languages", "vlist_validator", "unparsed_uri", "parsed_uri", "headers_in", "headers_out",
+    "err_headers_out", "subprocess_env", "notes", "eos_sent", "_bytes_queued", "_request_rec",
+    "useragent_addr", "useragent_ip"))
+_REQUEST_READONLY_MEMBERS = frozenset(("_content_type_set", "phase", "extension", "hlist"))
+
+
 class mp_request(object):
     """The request object (requestobject.c) for one request of the worker.
 
     Attributes mod_python makes read-only are properties without setters;
     anything else may be added to the object and lives for the request.
+    Assigning a read-only one fails with mod_python's own messages.
     """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _REQUEST_READONLY:
+            raise AttributeError("attribute '%s' of 'mp_request' objects is not writable" % name)
+        if name in _REQUEST_READONLY_MEMBERS:
+            raise AttributeError("readonly attribute")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in _REQUEST_READONLY:
+            raise AttributeError("attribute '%s' of 'mp_request' objects is not writable" % name)
+        if name in _REQUEST_READONLY_MEMBERS:
+            raise AttributeError("readonly attribute")
+        object.__delattr__(self, name)
 
     def __init__(self, exchange: Exchange, config: SiteConfig, params: List[Tuple[str, str]],
                  meta: Dict[str, str], interpreter: str,
@@ -682,7 +788,9 @@ class mp_request(object):
         self._path_info = m("path_info")
         self._unparsed_uri = m("unparsed_uri")
         self._args = m("args")
-        self._hostname = m("hostname")
+        # httpd lowercases the host name it takes from the request
+        # (vhost.c fix_hostname).
+        self._hostname = m("hostname").lower() if m("hostname") else m("hostname")
         self._the_request = m("the_request")
         self._method = m("method") or "GET"
         self._protocol = m("protocol") or "HTTP/1.1"
@@ -712,14 +820,14 @@ class mp_request(object):
         self._no_local_copy = 0
         self._used_path_info = 2
         self._chunked = 0
-        self._content_type_set = 0
+        self._ctype_set = 0
         self._mtime_usec = 0
         self._clength = 0
         self._allowed_mask = 0
         self._allowed_list = []  # type: List[str]
         self._sent_bodyct = 0
         self._bytes_sent = 0
-        self._bytes_queued = 0
+        self._queued = 0
         self._read_started = False
         self._rbuf = b""
         self._finfo = None  # type: Optional[_apache.mp_finfo]
@@ -736,11 +844,20 @@ class mp_request(object):
                 self._headers_in._add_stored("Content-Type", _apache._from_wire(v))
             elif k == "CONTENT_LENGTH":
                 self._headers_in._add_stored("Content-Length", _apache._from_wire(v))
-            elif k not in _COMMON_VARS and k not in _CGI_VARS and k not in _FCGI_VARS:
+            elif k not in _COMMON_VARS and k not in _CGI_VARS and k not in _FCGI_VARS and not _is_mpgate_param(k):
                 self._subprocess_env._add_stored(_apache._from_wire(k), _apache._from_wire(v))
         self._headers_out = _apache.table()
         self._err_headers_out = _apache.table()
         self._notes = _apache.table()
+        # mod_python's post-read-request hook marks every request it sees
+        # (mod_python.c PythonPostReadRequestHandler).
+        self._notes["python_init_ran"] = "1"
+        # conn->remote_host and conn->double_reverse (httpd's
+        # ap_get_remote_host): a name httpd looked up itself (HostnameLookups)
+        # comes as REMOTE_HOST; None means not looked up yet, "" a failed
+        # lookup.
+        self._remote_host = self._param("REMOTE_HOST")  # type: Optional[str]
+        self._double_reverse = 0
 
         self._phase = None  # type: Optional[str]
         self._hlist = None  # type: Optional[mp_hlist]
@@ -777,16 +894,69 @@ class mp_request(object):
                 continue
             headers.append((k, v))
         folded = set(_apache._fold(k) for k, _ in headers)
+        expires = None  # type: Optional[str]
         if self._no_cache and "expires" not in folded:
-            headers.append(("Expires", _http_date(self._request_time)))
-        if "content-length" not in folded and self._proto_num >= 1001:
+            expires = _http_date(self._request_time)
+            headers.append(("Expires", expires))
+        if self._will_chunk(folded):
             self._chunked = 1
+        self._header_filter(expires)
         status = self._status
-        if not 100 <= status <= 999:
-            # httpd sends "500 Internal Server Error" for a status it cannot
-            # send (ap_index_of_response).
+        reason = _reason(status, self._status_line) if 100 <= status <= 999 else ""
+        if not reason and status not in KNOWN_STATUSES:
+            # httpd sends "500 Internal Server Error" for a status it has no
+            # status line for, unless the handler gave one
+            # (ap_index_of_response, validate_status_line).
             return 500, "", headers
-        return status, _reason(status, self._status_line), headers
+        return status, reason, headers
+
+    def _will_chunk(self, folded: Any) -> bool:
+        """Whether httpd sends the response chunked (ap_set_keepalive): an
+        HTTP/1.1 response of unknown length on a connection kept open. The
+        client's "Connection: close" is known only through mod_proxy_fcgi
+        (mod_fcgid always says close)."""
+        if self._status in (204, 304) or self._header_only or self._proto_num < 1001:
+            return False
+        if "content-length" in folded or "transfer-encoding" in folded:
+            return False
+        if self.expecting_100:
+            return False
+        conn = self._param("HTTP_CONNECTION")
+        if conn and self._meta.get("transport") != "fcgid" and "close" in conn.lower().split(","):
+            return False
+        return True
+
+    def _header_filter(self, expires: Optional[str]) -> None:
+        """Leaves the tables as httpd's header filter (ap_http_header_filter)
+        does once the head went out: err_headers_out merged in front of
+        headers_out and emptied; Transfer-Encoding (Content-Length dropped)
+        for a chunked response; Content-Type and Expires set."""
+        out, err = self._headers_out, self._err_headers_out
+        if err._e:
+            out._e[:] = [list(e) for e in err._e] + out._e
+            del err._e[:]
+        if self._status in (204, 304):
+            for k in ("Transfer-Encoding", "Content-Length"):
+                if k in out:
+                    del out[k]
+        elif self._chunked:
+            te = out.get("Transfer-Encoding")
+            out._set_stored("Transfer-Encoding", te + ", chunked" if te else "chunked")
+            if "Content-Length" in out:
+                del out["Content-Length"]
+        if self._content_type is not None:
+            out._set_stored("Content-Type", self._content_type)
+        if expires is not None:
+            out._add_stored("Expires", expires)
+
+    def _set_final_length(self, length: int) -> None:
+        """Sets Content-Length to the length of a body that ends before any
+        of it was sent, as httpd's content-length filter does (it keeps a
+        Content-Length already set for a bodiless HEAD, 204 or 304)."""
+        if (length == 0 and (self._header_only or self._status in (204, 304))
+                and "Content-Length" in self._headers_out):
+            return
+        self._headers_out["Content-Length"] = str(length)
 
     def _error_headers(self, result: int) -> List[Tuple[Any, Any]]:
         """Returns the headers httpd keeps for an error response:
@@ -851,20 +1021,11 @@ class mp_request(object):
     def write(self, data: Any, flush: int = 1) -> None:
         """Writes body bytes (str is UTF-8 encoded); the first write that is
         sent also sends the headers. Flushes unless flush is 0."""
-        if isinstance(data, str):
-            b = data.encode("utf-8")
-        elif isinstance(data, bytes):
-            b = data
-        elif isinstance(data, memoryview) and data.readonly:
-            b = data.tobytes()
-        else:
-            raise TypeError("write() argument 1 must be str or read-only bytes-like object, not %s"
-                            % type(data).__name__)
-        if not isinstance(flush, int):
-            raise TypeError("'%s' object cannot be interpreted as an integer" % type(flush).__name__)
+        b = _arg_write(data)
+        flush = _arg_int(flush)
         if b:
             self._exchange.write(self, b, bool(flush))
-        self._bytes_queued += len(b)
+        self._queued += len(b)
 
     def flush(self) -> None:
         """Sends the headers and everything written so far to the client."""
@@ -875,8 +1036,7 @@ class mp_request(object):
 
     def read(self, length: int = -1) -> bytes:
         """Reads the request body: all that is left, or at most length bytes."""
-        if not isinstance(length, int):
-            raise TypeError("'%s' object cannot be interpreted as an integer" % type(length).__name__)
+        length = _arg_int(length)
         if length == 0:
             return b""
         if not self._start_reading():
@@ -898,8 +1058,7 @@ class mp_request(object):
     def readline(self, length: int = -1) -> bytes:
         """Reads one line of the request body (up to and including b"\\n"),
         or at most length bytes."""
-        if not isinstance(length, int):
-            raise TypeError("'%s' object cannot be interpreted as an integer" % type(length).__name__)
+        length = _arg_int(length)
         if length == 0:
             return b""
         if not self._start_reading():
@@ -928,8 +1087,7 @@ class mp_request(object):
         """Reads the body as lines; with sizehint, stops once the lines read
         total at least sizehint bytes. As in mod_python, every line after the
         first is read with readline(sizehint)."""
-        if not isinstance(sizehint, int):
-            raise TypeError("'%s' object cannot be interpreted as an integer" % type(sizehint).__name__)
+        sizehint = _arg_int(sizehint)
         result = []
         size = 0
         line = self.readline()
@@ -942,18 +1100,21 @@ class mp_request(object):
         return result
 
     def discard_request_body(self) -> int:
-        """Reads and drops the rest of the request body; returns apache.OK."""
+        """Reads and drops the rest of the request body; returns apache.OK.
+        As httpd's ap_discard_request_body, it does not count what it drops
+        in read_length."""
         if self._start_reading():
             self._rbuf = b""
-            while self._exchange.read_body(READ_CHUNK):
+            while self._exchange.read_body(READ_CHUNK, count=False):
                 pass
         return apache.OK
 
     def sendfile(self, path: str, offset: int = 0, length: int = -1) -> int:
         """Sends length bytes (all by default) of file path from offset;
         returns the number of bytes sent."""
-        if not isinstance(path, str):
-            raise TypeError("sendfile() argument 1 must be str, not %s" % type(path).__name__)
+        path = _arg_str(1, path)
+        offset = _arg_int(offset)
+        length = _arg_int(length)
         try:
             size = os.stat(path).st_size
         except OSError:
@@ -965,30 +1126,32 @@ class mp_request(object):
         with f:
             if length == -1:
                 length = size
+            if offset + length > size:
+                # httpd's ap_send_fd fails on a file bucket that runs past
+                # the end of the file (sendfile(path, offset) without a
+                # length does: mod_python asks for the whole size).
+                raise IOError("Write failed, client closed connection.")
             try:
                 f.seek(offset)
                 sent = self._exchange.sendfile(self, f, length)
             except (ExchangeError, OSError):
                 raise IOError("Write failed, client closed connection.") from None
-        self._bytes_queued += length
+        self._queued += length
         return sent
 
     def set_content_length(self, length: int) -> None:
         """Sets clength and the Content-Length header."""
-        if not isinstance(length, int):
-            raise TypeError("'%s' object cannot be interpreted as an integer" % type(length).__name__)
+        length = _arg_int(length)
         self._clength = length
         self._headers_out["Content-Length"] = str(length)
 
     def log_error(self, message: Optional[str], level: int = 0) -> None:
         """Writes message to the error log for this request; level 0 means
         APLOG_ERR."""
+        message = _arg_str(1, message, none_ok=True)
+        level = _arg_int(level)
         if message is None:
             return
-        if not isinstance(message, str):
-            raise TypeError("log_error() argument 1 must be str or None, not %s" % type(message).__name__)
-        if not isinstance(level, int):
-            raise TypeError("'%s' object cannot be interpreted as an integer" % type(level).__name__)
         self._log(level or APLOG_ERR, message)
 
     def get_config(self) -> _apache.table:
@@ -1007,20 +1170,26 @@ class mp_request(object):
                 t[k] = v
             self._options_table = t
         t = self._options_table
-        for k, v in t._pairs():
-            if v == "":
-                del t[k]
+        # requestobject.c req_get_options unsets empty-valued keys while it
+        # walks the table and steps past the entry that moved into the
+        # removed one's place, so of two masked keys in a row only the first
+        # goes on each call. The table is the request's, so a second call
+        # removes more.
+        pairs = t._pairs()
+        i = 0
+        while i < len(pairs):
+            if pairs[i][1] == "":
+                del t[pairs[i][0]]
+                pairs = t._pairs()
+            i += 1
         return t
 
     def add_handler(self, phase: str, handler: str, dir: Optional[str] = None) -> None:
         """Adds a handler to phase: to the running list when phase is the one
         running, else to run after the configured ones when phase runs."""
-        if not isinstance(phase, str):
-            raise TypeError("add_handler() argument 1 must be str, not %s" % type(phase).__name__)
-        if not isinstance(handler, str):
-            raise TypeError("add_handler() argument 2 must be str, not %s" % type(handler).__name__)
-        if dir is not None and not isinstance(dir, str):
-            raise TypeError("add_handler() argument 3 must be str or None, not %s" % type(dir).__name__)
+        _arg_str(1, phase)
+        _arg_str(2, handler)
+        _arg_str(3, dir, none_ok=True)
         if phase not in _VALID_PHASES:
             raise IndexError("Invalid phase: %s" % phase)
         if dir is not None:
@@ -1041,7 +1210,10 @@ class mp_request(object):
 
     def allow_methods(self, methods: Any, reset: int = 0) -> None:
         """Adds method names to the Allow list (reset=1 replaces it)."""
-        if isinstance(methods, (str, bytes)) or not hasattr(methods, "__getitem__") or not hasattr(methods, "__len__"):
+        reset = _arg_int(reset)
+        # PySequence_Check: anything indexable but a dict (a str is a
+        # sequence of one-letter method names to mod_python).
+        if isinstance(methods, dict) or not hasattr(type(methods), "__getitem__"):
             raise TypeError("First argument must be a sequence")
         for i in range(len(methods)):
             m = _apache._c_string(methods[i]).decode("latin-1")
@@ -1100,6 +1272,8 @@ class mp_request(object):
             decoded = ""
         user, _, pw = decoded.partition(":")
         self._user = user
+        self._ap_auth_type = "Basic"
+        self._notes["AP_GET_BASIC_AUTH_PW_NOTE"] = "1"
         return pw
 
     def _note_auth_failure(self) -> None:
@@ -1109,8 +1283,7 @@ class mp_request(object):
 
     def construct_url(self, uri: str) -> str:
         """Returns scheme://host[:port] + uri for this request."""
-        if not isinstance(uri, str):
-            raise TypeError("construct_url() argument 1 must be str, not %s" % type(uri).__name__)
+        _arg_str(1, uri)
         scheme = "https" if self._https else "http"
         host = self._hostname or (self.server.server_hostname if self._site.server else None) or ""
         if ":" in host and not host.startswith("["):
@@ -1122,15 +1295,24 @@ class mp_request(object):
         return "%s://%s%s" % (scheme, host, uri)
 
     def get_remote_host(self, type: int = apache.REMOTE_NAME, str_is_ip: Any = None) -> Any:
-        """Returns the client's host name or address (no DNS lookups are
-        made: the name is known only when httpd's HostnameLookups passed
-        REMOTE_HOST)."""
-        remote_host = self._param("REMOTE_HOST")
+        """Returns the client's host name or address, as httpd's
+        ap_get_remote_host: the name httpd looked up (HostnameLookups passes
+        it as REMOTE_HOST), else for REMOTE_DOUBLE_REV a reverse lookup
+        confirmed by a forward one, made here and remembered for the rest
+        of the request; with str_is_ip not None, (host, is_ip)."""
+        type = _arg_int(type)
+        if type == apache.REMOTE_DOUBLE_REV:
+            if self._remote_host is None:
+                self._remote_host = _reverse_lookup(self._remote_ip)
+            if self._double_reverse == 0:
+                self._double_reverse = _double_reverse(self._remote_host, self._remote_ip)
+            if self._double_reverse == -1:
+                return None
         is_ip = 0
-        if type in (apache.REMOTE_HOST, apache.REMOTE_DOUBLE_REV):
-            host = remote_host
-        elif remote_host:
-            host = remote_host
+        if self._remote_host:
+            host = self._remote_host  # type: Optional[str]
+        elif type in (apache.REMOTE_HOST, apache.REMOTE_DOUBLE_REV):
+            host = None
         else:
             host = self._remote_ip
             is_ip = 1
@@ -1147,8 +1329,7 @@ class mp_request(object):
     def ssl_var_lookup(self, var_name: str) -> Optional[str]:
         """Returns a mod_ssl variable when httpd passed it (SSLOptions
         +StdEnvVars), else None."""
-        if not isinstance(var_name, str):
-            raise TypeError("ssl_var_lookup() argument 1 must be str, not %s" % type(var_name).__name__)
+        _arg_str(1, var_name)
         if var_name == "HTTPS":
             return "on" if self._https else "off"
         return self._param(var_name)
@@ -1185,40 +1366,52 @@ class mp_request(object):
         """Does nothing; kept for mod_python 2 code."""
 
     def add_common_vars(self) -> None:
-        """Adds httpd's common CGI variables to subprocess_env
-        (ap_add_common_vars)."""
+        """Adds httpd's common CGI variables to subprocess_env, in the order
+        of httpd's ap_add_common_vars: the request headers as HTTP_*
+        (Authorization only with CGIPassAuth On in the site's own
+        configuration), then the server's and the connection's values."""
         new = []  # type: List[Tuple[str, Any]]
-        passed = set(k for k, _ in self._http_params)
         for k, v in self._headers_in._pairs():
             fk = _apache._fold(k)
             if fk == "content-type":
                 new.append(("CONTENT_TYPE", v))
             elif fk == "content-length":
                 new.append(("CONTENT_LENGTH", v))
-            elif fk in ("authorization", "proxy-authorization"):
-                if _http2env(k) in passed:
-                    new.append((_http2env(k), v))
             elif fk == "proxy":
+                continue
+            elif fk in ("authorization", "proxy-authorization") and not self._site.cgi_pass_auth:
                 continue
             else:
                 new.append((_http2env(k if isinstance(k, str) else k.decode("latin-1")), v))
-        derived = {
-            "SERVER_ADDR": self._local_ip,
-            "SERVER_PORT": str(self._server_port()),
-            "REMOTE_ADDR": self._remote_ip,
-            "DOCUMENT_ROOT": self._document_root,
-            "SCRIPT_FILENAME": self._filename,
-            "REMOTE_PORT": str(self._remote_port) if self._remote_port else None,
-            "REMOTE_USER": self._user,
-            "AUTH_TYPE": self._ap_auth_type,
-        }
-        for k, v in self._params:
-            if k in _COMMON_VARS and k not in ("CONTENT_TYPE", "CONTENT_LENGTH") and k not in derived:
-                new.append((k, _apache._from_wire(v)))
-        for k in ("SERVER_ADDR", "SERVER_PORT", "REMOTE_ADDR", "DOCUMENT_ROOT", "SCRIPT_FILENAME",
-                  "REMOTE_PORT", "REMOTE_USER", "AUTH_TYPE"):
-            if derived[k] is not None:
-                new.append((k, derived[k]))
+
+        def param(name: str) -> Optional[Any]:
+            v = self._param(name)
+            return None if v is None else _apache._from_wire(v)
+
+        remote_host = self._remote_host or None
+        for k, v in (
+                ("PATH", param("PATH")),
+                ("SERVER_SIGNATURE", param("SERVER_SIGNATURE")),
+                ("SERVER_SOFTWARE", param("SERVER_SOFTWARE")),
+                ("SERVER_NAME", param("SERVER_NAME")),
+                ("SERVER_ADDR", self._local_ip),
+                ("SERVER_PORT", str(self._server_port())),
+                ("REMOTE_HOST", remote_host),
+                ("REMOTE_ADDR", self._remote_ip),
+                ("DOCUMENT_ROOT", self._document_root),
+                ("REQUEST_SCHEME", param("REQUEST_SCHEME")),
+                ("CONTEXT_PREFIX", param("CONTEXT_PREFIX")),
+                ("CONTEXT_DOCUMENT_ROOT", param("CONTEXT_DOCUMENT_ROOT")),
+                ("SERVER_ADMIN", param("SERVER_ADMIN")),
+                ("SCRIPT_FILENAME", self._filename),
+                ("REMOTE_PORT", str(self._remote_port) if self._remote_port else param("REMOTE_PORT")),
+                ("REMOTE_USER", self._user),
+                ("AUTH_TYPE", self._ap_auth_type),
+                ("REMOTE_IDENT", param("REMOTE_IDENT")),
+                ("REDIRECT_QUERY_STRING", param("REDIRECT_QUERY_STRING")),
+                ("REDIRECT_URL", param("REDIRECT_URL"))):
+            if v is not None or k == "SCRIPT_FILENAME":  # httpd adds r->filename even when NULL
+                new.append((k, v))
         env = self._subprocess_env
         for k, v in new:
             env._set_stored(k, v)
@@ -1242,7 +1435,8 @@ class mp_request(object):
 
     def update_mtime(self, dependency_mtime: float) -> None:
         """Sets mtime to dependency_mtime if that is later."""
-        usec = int(float(dependency_mtime) * 1000000)
+        # apr_time_from_sec() casts the seconds to an integer first.
+        usec = int(_arg_float(dependency_mtime)) * 1000000
         if self._mtime_usec < usec:
             self._mtime_usec = usec
 
@@ -1334,7 +1528,7 @@ class mp_request(object):
     @content_type.setter
     def content_type(self, value: Any) -> None:
         self._content_type = _check_str("content_type", value)
-        self._content_type_set = 1
+        self._ctype_set = 1
 
     @property
     def chunked(self) -> int:
@@ -1437,8 +1631,9 @@ class mp_request(object):
 
     @property
     def remaining(self) -> int:
-        """Request body bytes not yet received."""
-        return self._exchange.body_remaining
+        """Request body bytes not yet received (0 until the body is first
+        read: httpd sets it in ap_setup_client_block)."""
+        return self._exchange.body_remaining if self._read_started else 0
 
     @property
     def read_length(self) -> int:
@@ -1493,6 +1688,16 @@ class mp_request(object):
         return (self._remote_ip, self._remote_port)
 
     @property
+    def _bytes_queued(self) -> int:
+        """Bytes given to write() and sendfile()."""
+        return self._queued
+
+    @property
+    def _content_type_set(self) -> int:
+        """1 once a handler set content_type."""
+        return self._ctype_set
+
+    @property
     def phase(self) -> Optional[str]:
         """The phase being run, e.g. "PythonHandler"."""
         return self._phase
@@ -1528,6 +1733,32 @@ class mp_request(object):
 
 
 mp_request.__module__ = "builtins"
+
+
+def _reverse_lookup(ip: Optional[str]) -> str:
+    """apr_getnameinfo for the client's address: its host name in lower
+    case, or "" when it has none."""
+    if not ip:
+        return ""
+    try:
+        name = socket.getnameinfo((ip, 0), socket.NI_NAMEREQD)[0]
+    except (OSError, UnicodeError):
+        return ""
+    return name.lower()
+
+
+def _double_reverse(name: Optional[str], ip: Optional[str]) -> int:
+    """httpd's do_double_reverse: 1 when name resolves back to ip, else -1."""
+    if not name or not ip:
+        return -1
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except (OSError, UnicodeError):
+        return -1
+    for info in infos:
+        if info[4][0] == ip:
+            return 1
+    return -1
 
 
 def _int_or(s: Optional[str], default: int) -> int:

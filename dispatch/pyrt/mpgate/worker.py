@@ -26,7 +26,8 @@ import _apache
 from mod_python import apache
 
 from . import proto
-from .request import CallError, Exchange, ExchangeError, SiteConfig, _log_lines, mp_hlist, mp_request, mp_server
+from .request import (KNOWN_STATUSES, CallError, Exchange, ExchangeError, SiteConfig, _log_lines, mp_hlist,
+                      mp_request, mp_server)
 
 EXIT_OK = 0
 EXIT_BOOT_ERROR = 3
@@ -313,18 +314,26 @@ class Worker:
             apache.main_server = mp_server(config.main_server, self._log_sink)
 
         req = mp_request(ex, config, r.params, meta, self.interpreter, self._log_sink)
+        end = None  # type: Optional[Tuple[int, List[Tuple[str, str]], List[Tuple[Any, Any]]]]
         try:
             result = self.run_content_phase(req)
-            self.finish(req, result)
+            end = self.finish(req, result)
         except ExchangeError:
             pass
         except BaseException:  # noqa: B902  (a bug in mpgate: fail the request, keep serving)
             if ex.broken is None and not ex.ended:
                 for line in traceback.format_exc().rstrip("\n").split("\n"):
                     ex.log(apache.APLOG_ERR, "mpgate worker: " + line)
-                ex.end(apache.HTTP_INTERNAL_SERVER_ERROR, [("error", "internal error in the mpgate worker")], [])
+                end = (apache.HTTP_INTERNAL_SERVER_ERROR, [("error", "internal error in the mpgate worker")], [])
+        # req.register_cleanup callables run before END, once the response
+        # body has gone out: what they log belongs to the request and reaches
+        # Apache's error log, as in mod_python (after END it could not).
         if ex.broken is None:
             self._run_cleanups(req)
+            for s in self.streams:
+                s.end_request(ex)
+        if end is not None:
+            ex.end(*end)
 
     def run_content_phase(self, req: mp_request) -> int:
         """Runs PythonHandler when req.handler is mod_python's, else
@@ -354,44 +363,58 @@ class Worker:
             return apache.HTTP_INTERNAL_SERVER_ERROR
         return int(result)
 
-    def finish(self, req: mp_request, result: int) -> None:
-        """Sends what is left of the response and END for result."""
+    def finish(self, req: mp_request, result: int) -> Optional[Tuple[int, List[Tuple[str, str]], List[Tuple[Any, Any]]]]:
+        """Sends what is left of the response and returns the END to send
+        for result (result, info, headers), or None when the request is
+        broken or already ended."""
         ex = req._exchange
         for s in self.streams:
             s.end_request(ex)
         if ex.broken is not None or ex.ended:
-            return
+            return None
         if result in (apache.OK, apache.DONE):
-            ex.push(req, False)
-            ex.end(result, [], [])
-        elif result == apache.DECLINED:
+            if not ex.headers_sent:
+                # Nothing went out yet: the whole body is held, and httpd's
+                # content-length filter, seeing it end in one brigade, would
+                # send its length.
+                req._set_final_length(len(ex.hold))
+            # With cleanups to run before END, what is left goes out first.
+            ex.push(req, bool(req._cleanups) and (bool(ex.hold) or not ex.headers_sent))
+            return (result, [], [])
+        if result == apache.DECLINED:
             # httpd's default handler would send body bytes held back with
-            # flush=0 before the file; the daemon serves only the file.
+            # flush=0 before the file; the daemon serves only the file. The
+            # headers the handler set stay with the request: all of them for
+            # the file, err_headers_out for an error (info "err_headers" is
+            # how many of them come first).
             del ex.hold[:]
             info = []  # type: List[Tuple[str, str]]
             if req._filename is not None:
                 info.append(("filename", req._filename))
-            ex.end(apache.DECLINED, info, [])
-        else:
-            # An error status drops what was held back; what was already
-            # sent stays, and httpd appends its error text to it.
-            del ex.hold[:]
-            ex.end(result, [], req._error_headers(result))
+            errs = req._err_headers_out._pairs()
+            info.append(("err_headers", str(len(errs))))
+            return (apache.DECLINED, info, errs + req._headers_out._pairs())
+        # An error status drops what was held back; what was already sent
+        # stays, and httpd appends its error text to it. A status httpd has
+        # no status line for, or a result that is no status at all, is a 500
+        # (ap_invoke_handler, ap_index_of_response).
+        del ex.hold[:]
+        if result not in KNOWN_STATUSES:
+            result = apache.HTTP_INTERNAL_SERVER_ERROR
+        return (result, [], req._error_headers(result))
 
     def _run_cleanups(self, req: mp_request) -> None:
         """Runs req.register_cleanup callables, last registered first; errors
-        are logged as python_cleanup does, as worker-level lines."""
+        are logged as python_cleanup does, in the request's log while it has
+        not ended."""
+        ex = req._exchange
         cleanups = req._cleanups
         while cleanups:
             handler, data = cleanups.pop()
             try:
                 handler(data)
             except BaseException as e:  # noqa: B902
-                _log_cleanup_error(self.log, handler, e)
-        try:
-            self.channel.flush()
-        except OSError:
-            pass
+                _log_cleanup_error(ex.log if not ex.ended else self.log, handler, e)
 
 
 class _Fatal(Exception):

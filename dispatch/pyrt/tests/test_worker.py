@@ -367,7 +367,7 @@ class WorkerTest(unittest.TestCase):
     def test_declined(self):
         r = self.run_handler("mptest::declined", filename="/srv/www/index.html")
         self.assertIsNone(r.status)
-        self.assertEqual(r.end, proto.EndFrame(-1, [("filename", "/srv/www/index.html")], []))
+        self.assertEqual(r.end, proto.EndFrame(-1, [("filename", "/srv/www/index.html"), ("err_headers", "0")], []))
 
     def test_not_our_handler(self):
         r = self.run_handler("mptest::handler", handler="default-handler")
@@ -564,17 +564,22 @@ class WorkerTest(unittest.TestCase):
             (3, "partial"),
         ])
 
-    def test_cleanups_run_after_end(self):
+    def test_cleanups_run_before_end(self):
         r = self.run_handler("mptest::cleanup")
         self.assertEqual(r.end.result, 0)
-        logs = self.worker.sync_logs()
-        # last registered first; errors as mod_python.c python_cleanup logs
-        # them; all worker-level (request id 0) since the request has ended
-        self.assertEqual([(rid, level) for rid, level, _ in logs[:3]], [(0, 3)] * 3)
-        self.assertTrue(logs[0][2].startswith(
-            "python_cleanup: Error calling cleanup object <function cleanup.<locals>.bad at "), logs[0][2])
-        self.assertEqual([m for _, _, m in logs[1:3]],
+        # The body went out (and was flushed) before the cleanups ran.
+        self.assertEqual((r.body, r.flushes), (b"x", 1))
+        idx = [proto.frame_type_name(f.type) for f in r.frames]
+        self.assertLess(idx.index("WRITE"), idx.index("LOG"))
+        # Last registered first; errors as mod_python.c python_cleanup logs
+        # them; all in the request's log (they reach Apache's error log, as
+        # with mod_python), since END comes after them.
+        self.assertEqual([level for level, _ in r.logs], [3, 3, 3])
+        self.assertTrue(r.logs[0][1].startswith(
+            "python_cleanup: Error calling cleanup object <function cleanup.<locals>.bad at "), r.logs[0][1])
+        self.assertEqual([m for _, m in r.logs[1:3]],
                          ["    <class 'RuntimeError'>: cleanup failed", "cleanup ran with data"])
+        self.assertEqual(self.worker.sync_logs()[:-1], [])
 
 
 class WorkerLifecycleTest(unittest.TestCase):
