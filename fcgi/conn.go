@@ -525,8 +525,10 @@ func (c *conn) finish(r *request, appStatus uint32, panicked bool) {
 	// Release the request before END_REQUEST goes out: Apache sends the
 	// next BEGIN_REQUEST, id 1 again, the moment it reads END_REQUEST
 	// (fastcgi-apache.md §10, "Lesson from a probe bug").
-	r.body.closeRead()
 	c.mu.Lock()
+	// finished is set before the body is closed: a reader that gives up
+	// on the body (drain limit) then ends the connection in teardown, which
+	// must see finished to let END_REQUEST out first.
 	r.finished = true
 	// Without KEEP_CONN, close after END_REQUEST, but read the rest of the
 	// body first if some is still coming (readStdin closes then).
@@ -536,6 +538,7 @@ func (c *conn) finish(r *request, appStatus uint32, panicked bool) {
 		c.rwc.SetReadDeadline(time.Now().Add(c.idle))
 	}
 	c.mu.Unlock()
+	r.body.closeRead()
 
 	err := r.resp.finish(appStatus, panicked)
 	switch {
