@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -42,6 +43,10 @@ const daemonStartTimeout = 60 * time.Second
 const defaultIdleExit = 10 * time.Minute
 
 func relayMain(c *cli.Context) error {
+	// mod_fcgid runs one relay per concurrent request, and a relay only
+	// accepts and passes descriptors: one P keeps its threads, and so its
+	// memory, to the minimum.
+	runtime.GOMAXPROCS(1)
 	log, err := newLogger(c)
 	if err != nil {
 		return err
