@@ -342,6 +342,7 @@ type exchange struct {
 	head        []byte
 	status      int
 	stdinTimer  *time.Timer
+	deadline    time.Time // the request's deadline, set when it has a worker
 }
 
 // reset makes x ready for another request, keeping its buffers.
@@ -428,8 +429,9 @@ var errNotDelivered = errors.New("request not delivered to the worker")
 // exchange broke, why (the caller fails the request or retries it).
 func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 	wk := x.wk
-	deadline := x.start.Add(x.s.opts.RequestTimeout)
-	wk.conn.SetDeadline(deadline)
+	// RequestTimeout runs from the moment the request has a worker.
+	x.deadline = time.Now().Add(x.s.opts.RequestTimeout)
+	wk.conn.SetDeadline(x.deadline)
 	defer wk.conn.SetDeadline(time.Time{})
 
 	var cfgJSON []byte
@@ -539,7 +541,7 @@ func (x *exchange) sendBody(n int) error {
 		// worker until Apache's own timeout: end the body at the request
 		// deadline.
 		r := x.r
-		x.stdinTimer = time.AfterFunc(time.Until(x.start.Add(x.s.opts.RequestTimeout)), func() { r.CloseStdin(errBodyTimeout) })
+		x.stdinTimer = time.AfterFunc(time.Until(x.deadline), func() { r.CloseStdin(errBodyTimeout) })
 	}
 	n = min(n, bodyChunk)
 	if cap(x.bodyBuf) < n {

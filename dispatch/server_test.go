@@ -336,7 +336,7 @@ func TestCall(t *testing.T) {
 // as it arrives through mod_proxy_fcgi) fails its request at the request
 // timeout instead of holding the worker.
 func TestStalledBody(t *testing.T) {
-	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 1, RequestTimeout: 300 * time.Millisecond})
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 1, RequestTimeout: time.Second})
 	c1, c2 := net.Pipe()
 	go s.fs.ServeConn(c2)
 	defer c1.Close()

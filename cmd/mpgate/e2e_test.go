@@ -46,8 +46,14 @@ func TestMain(m *testing.M) {
 // and returns it with site.conf's @SITE@ replaced by it.
 func stageSite(t *testing.T) (dir, conf string) {
 	t.Helper()
+	return stageSiteFrom(t, "testdata/site")
+}
+
+// stageSiteFrom is stageSite for the site in the directory src (holding
+// site.conf and whatever it refers to as @SITE@/...).
+func stageSiteFrom(t *testing.T, src string) (dir, conf string) {
+	t.Helper()
 	dir = apachetest.TempDir(t)
-	src := "testdata/site"
 	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -73,6 +79,14 @@ func stageSite(t *testing.T) (dir, conf string) {
 // preview runs `mpgate preview conf --via via` and returns a client for it.
 // The preview is stopped with SIGTERM when the test ends, and must exit.
 func preview(t *testing.T, conf, via string) *apachetest.Server {
+	t.Helper()
+	s, _ := previewRun(t, conf, via)
+	return s
+}
+
+// previewRun is preview that also returns the preview's --run-dir, where
+// Apache's error log (mpgate's included) is logs/error.log.
+func previewRun(t *testing.T, conf, via string) (*apachetest.Server, string) {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		port := apachetest.FreePort(t)
@@ -131,7 +145,7 @@ func preview(t *testing.T, conf, via string) *apachetest.Server {
 				}
 			}
 		})
-		return apachetest.Remote(port, "")
+		return apachetest.Remote(port, ""), run
 	}
 }
 

@@ -72,19 +72,41 @@ _defines = frozenset()  # type: frozenset
 APLOG_ERR = 3
 
 
+# httpd's DEFAULT_LOGLEVEL (APLOG_WARNING): ap_log_error without a server
+# logs at this level whatever LogLevel says (log.c log_error_core).
+DEFAULT_LOGLEVEL = 4
+APLOG_NOTICE = 5
+
+
+def _logged(level: int, threshold: Optional[int]) -> bool:
+    """Whether httpd writes a message of level where threshold is the
+    LogLevel in effect (None: unknown, write everything): NOTICE always is."""
+    level &= 7
+    return threshold is None or level == APLOG_NOTICE or level <= threshold
+
+
 def log_error(message: Optional[str], level: int = 0, server: Any = None) -> None:
     """Writes message to the error log (ap_log_error); level 0 means APLOG_ERR.
 
-    Without a server the message goes to the main server's log.
+    Without a server the message goes to the main server's log, and only at
+    httpd's compile-time level (WARNING or more severe, or NOTICE).
     """
-    if server is not None and not isinstance(server, _server_types):
-        raise TypeError("bad argument type for built-in operation")
+    if message is not None and not isinstance(message, str):
+        raise TypeError("argument 1 must be str or None, not %s" % ("None" if message is None else type(message).__name__))
+    if not isinstance(level, int):
+        raise TypeError("'%s' object cannot be interpreted as an integer" % type(level).__name__)
     if message is None:
         return
-    if not isinstance(message, str):
-        raise TypeError("log_error() argument 1 must be str or None, not %s" % type(message).__name__)
+    if server is not None and not isinstance(server, _server_types):
+        raise TypeError("bad argument type for built-in operation")
     if not level:
         level = APLOG_ERR
+    if server is None:
+        threshold = DEFAULT_LOGLEVEL  # type: Optional[int]
+    else:
+        threshold = server._log_threshold()
+    if not _logged(level, threshold):
+        return
     _emit(level, message, server)
 
 
@@ -385,7 +407,10 @@ class table(object):
     __slots__ = ("_e",)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "table":
-        self = object.__new__(cls)
+        # tableobject.c table_new makes a plain mp_table whatever class is
+        # asked for: instantiating a subclass gives an empty mp_table, which
+        # Python then does not __init__ (observed with Debian's mod_python).
+        self = object.__new__(table)
         self._e = []  # list of [key, folded key, value]
         return self
 
@@ -543,9 +568,12 @@ class table(object):
         pair; but raise KeyError if T is empty"""
         if not self._e:
             raise KeyError("popitem(): table is empty")
+        # tableobject.c table_popitem returns the first pair but shortens
+        # the table by one at its end (it advances a local copy of the
+        # element pointer): the last pair is the one that goes.
         e = self._e[0]
         item = (_from_c(e[0]), _from_c(e[2]))
-        del self._e[0]
+        del self._e[-1]
         return item
 
     def keys(self) -> list:

@@ -169,6 +169,7 @@ class CallBack:
         to the client (mod_python.md §2.6)."""
         try:
             try:
+                etb = _strip_runtime_frames(evalue, etb)
                 lines = traceback.format_exception(etype, evalue, etb)
 
                 # write to log; mpgate: one line per LOG frame, each prefixed
@@ -206,6 +207,51 @@ class CallBack:
         finally:
             etb = None
         return None
+
+
+# ---------------------------------------------------------------------------
+# Tracebacks
+
+
+# Files of mpgate's runtime that stand in for mod_python's C code (the
+# request, connection, server and table objects, _apache): their frames are
+# left out of the tracebacks ReportError shows, as C frames are in
+# mod_python's. mod_python/apache.py is Python in mod_python too: it stays.
+_RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_C_STAND_INS = (os.path.join(_RUNTIME_DIR, "mpgate") + os.sep,
+                os.path.join(_RUNTIME_DIR, "mod_python", "_apache.py"))
+
+
+def _is_stand_in(tb: Any) -> bool:
+    return tb.tb_frame.f_code.co_filename.startswith(_C_STAND_INS)
+
+
+def _strip_tb(tb: Any) -> Any:
+    """Returns the traceback chain tb without the frames of _C_STAND_INS."""
+    keep = []
+    while tb is not None:
+        if not _is_stand_in(tb):
+            keep.append(tb)
+        tb = tb.tb_next
+    for a, b in zip(keep, keep[1:]):
+        a.tb_next = b
+    if keep:
+        keep[-1].tb_next = None
+        return keep[0]
+    return None
+
+
+def _strip_runtime_frames(evalue: Any, etb: Any) -> Any:
+    """Strips mpgate's C stand-in frames from etb and from the tracebacks
+    of the exceptions chained to evalue; returns the new etb."""
+    seen = set()
+    e = evalue
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if e.__traceback__ is not None:
+            e.__traceback__ = _strip_tb(e.__traceback__)
+        e = e.__cause__ or e.__context__
+    return _strip_tb(etb)
 
 
 # ---------------------------------------------------------------------------

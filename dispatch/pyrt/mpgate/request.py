@@ -408,6 +408,7 @@ class SiteConfig:
          "addhandler_exts": ".py .psp",
          "auth_type": null | "Basic", "auth_name": null | "realm",
          "cgi_pass_auth": false,                      # CGIPassAuth On in the site's configuration
+         "log_level": 4,                              # optional: the LogLevel in effect (filters log_error)
          "is_location": false, "config_dir": "/srv/www/" | null,
          "pythonpath": ..., "debug": ..., "autoreload": ...,   # ignored: read from "directives"
          "server": {"server_hostname": ..., "server_admin": ..., "defn_name": ...,
@@ -416,7 +417,11 @@ class SiteConfig:
                     "keep_alive": 1, "error_fname": ..., "loglevel": 4, "limit_req_line": 8190,
                     "limit_req_fieldsize": 8190, "limit_req_fields": 100, "path": "",
                     "directives": [[k, v], ...], "options": [[k, v], ...]},
-         "main_server": {same shape}}
+         "main_server": {same shape},
+         "base_server": {same shape}}                 # optional: conn.base_server (default: main_server)
+
+    A server description may carry "log_level" (the server's LogLevel, when
+    the daemon knows it) besides "loglevel" (what server.loglevel shows).
 
     As in mod_python, PythonPath, PythonDebug and PythonAutoReload are read
     from "directives" (req.get_config()).
@@ -437,9 +442,15 @@ class SiteConfig:
         # add_common_vars copy Authorization (the rewritten sections always
         # pass it to mpgate, so its presence among the params tells nothing).
         self.cgi_pass_auth = bool(raw.get("cgi_pass_auth"))
+        # The LogLevel in effect for the request when the daemon knows it
+        # (None: every log_error line is written).
+        self.log_level = None if raw.get("log_level") is None else int(raw["log_level"])  # type: Optional[int]
         self.is_location = bool(raw.get("is_location"))
         self.server = server_state(raw.get("server"))
         self.main_server = server_state(raw.get("main_server")) or self.server
+        # The server the connection arrived at (conn.base_server): the
+        # default virtual host of the address, or the main server.
+        self.base_server = server_state(raw.get("base_server"))
 
     def handler_list(self, phase: str, filename: Optional[str]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
         """Returns the configured handlers for phase and the extension that
@@ -544,7 +555,15 @@ class mp_server(object):
         level = _arg_int(level)
         if message is None:
             return
-        self._log(level or APLOG_ERR, message, self)
+        level = level or APLOG_ERR
+        if _apache._logged(level, self._log_threshold()):
+            self._log(level, message, self)
+
+    def _log_threshold(self) -> Optional[int]:
+        """The LogLevel of this server when the daemon knows it ("log_level"),
+        else None (everything is written)."""
+        v = self._state.conf.get("log_level")
+        return None if v is None else int(v)
 
     def register_cleanup(self, req: Any, handler: Callable[[Any], Any], data: Any = None) -> None:
         """Registers handler(data) to run when the worker shuts down."""
@@ -603,7 +622,11 @@ class mp_conn(object):
         level = _arg_int(level)
         if message is None:
             return
-        self._req._log(level or APLOG_ERR, message)
+        level = level or APLOG_ERR
+        # ap_log_cerror: the LogLevel of the server the connection came to.
+        srv = self._req._base_server_obj()
+        if _apache._logged(level, srv._log_threshold() if srv is not None else None):
+            self._req._log(level, message)
 
     def read(self, *args: Any) -> Any:
         """Only for connection handlers, which mpgate does not run."""
@@ -612,7 +635,7 @@ class mp_conn(object):
     readline = read
     write = read
 
-    base_server = property(lambda self: self._req._main_server_obj())
+    base_server = property(lambda self: self._req._base_server_obj())
     local_addr = property(lambda self: (self._req._local_ip, self._req._local_port))
     local_ip = property(lambda self: self._req._local_ip)
     local_host = property(lambda self: None)
@@ -708,7 +731,12 @@ def _str_field(name: str, none_ok: bool = False, doc: str = "") -> property:
     attr = "_" + name
 
     def get(self: "mp_request") -> Any:
-        return _apache._from_c(getattr(self, attr))
+        v = getattr(self, attr)
+        if type(v) is str and not v.isascii():
+            # A value from the wire that is not UTF-8 (a URI with %FF): as
+            # mod_python, reading it raises UnicodeDecodeError.
+            v = _apache._from_wire(v)
+        return _apache._from_c(v)
 
     def set(self: "mp_request", value: Any) -> None:
         setattr(self, attr, _check_str(name, value, none_ok))
@@ -753,20 +781,6 @@ class mp_request(object):
     anything else may be added to the object and lives for the request.
     Assigning a read-only one fails with mod_python's own messages.
     """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _REQUEST_READONLY:
-            raise AttributeError("attribute '%s' of 'mp_request' objects is not writable" % name)
-        if name in _REQUEST_READONLY_MEMBERS:
-            raise AttributeError("readonly attribute")
-        object.__setattr__(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        if name in _REQUEST_READONLY:
-            raise AttributeError("attribute '%s' of 'mp_request' objects is not writable" % name)
-        if name in _REQUEST_READONLY_MEMBERS:
-            raise AttributeError("readonly attribute")
-        object.__delattr__(self, name)
 
     def __init__(self, exchange: Exchange, config: SiteConfig, params: List[Tuple[str, str]],
                  meta: Dict[str, str], interpreter: str,
@@ -835,17 +849,36 @@ class mp_request(object):
         self._headers_in = _apache.table()
         self._subprocess_env = _apache.table()
         self._http_params = []  # type: List[Tuple[str, str]]
+        # mod_fcgid forces HTTP_CONNECTION=close and sends CONTENT_LENGTH=0
+        # for a request without a body (mod_fcgid.c): the client's own
+        # headers come as MPGATE_HTTP_CONNECTION and MPGATE_CONTENT_LENGTH
+        # when the rewritten section copies them (SetEnvIf), else a forced
+        # value is taken as absent.
+        fcgid = meta.get("transport") == "fcgid"
+        client_te = self._param("MPGATE_TRANSFER_ENCODING")
         for k, v in params:
             if k.startswith("HTTP_"):
                 self._http_params.append((k, v))
+                if k == "HTTP_CONNECTION" and fcgid:
+                    v = self._param("MPGATE_HTTP_CONNECTION")
+                    if v is None:
+                        continue
                 if k != "HTTP_PROXY":
                     self._headers_in._add_stored(_header_name(k), _apache._from_wire(v))
             elif k == "CONTENT_TYPE":
                 self._headers_in._add_stored("Content-Type", _apache._from_wire(v))
             elif k == "CONTENT_LENGTH":
+                if (fcgid and v == "0") or client_te is not None:
+                    # Made up by the gateway (mod_fcgid's 0, a de-chunked
+                    # body's length): the client's own, if it sent one.
+                    v = self._param("MPGATE_CONTENT_LENGTH")
+                    if v is None:
+                        continue
                 self._headers_in._add_stored("Content-Length", _apache._from_wire(v))
             elif k not in _COMMON_VARS and k not in _CGI_VARS and k not in _FCGI_VARS and not _is_mpgate_param(k):
                 self._subprocess_env._add_stored(_apache._from_wire(k), _apache._from_wire(v))
+        if client_te is not None and "Transfer-Encoding" not in self._headers_in:
+            self._headers_in._add_stored("Transfer-Encoding", _apache._from_wire(client_te))
         self._headers_out = _apache.table()
         self._err_headers_out = _apache.table()
         self._notes = _apache.table()
@@ -877,7 +910,9 @@ class mp_request(object):
     def _log(self, level: int, message: str) -> None:
         self._exchange.log(level, message)
 
-    def _main_server_obj(self) -> Optional[mp_server]:
+    def _base_server_obj(self) -> Optional[mp_server]:
+        if self._site.base_server is not None:
+            return mp_server(self._site.base_server, self._server_log)
         return apache.main_server
 
     def _response_head(self) -> Tuple[int, str, List[Tuple[Any, Any]]]:
@@ -1008,10 +1043,16 @@ class mp_request(object):
         SERVER_RETURN for a chunked body (REQUEST_CHUNKED_ERROR); returns
         whether there is a body to read."""
         if not self._read_started:
-            te = self._param("HTTP_TRANSFER_ENCODING")
-            if te is not None and self._param("CONTENT_LENGTH") is None:
+            # The client's Transfer-Encoding: mod_proxy_fcgi passes it when
+            # it streams a chunked body; a body the gateway de-chunked comes
+            # with a Content-Length instead, and its Transfer-Encoding only as
+            # MPGATE_TRANSFER_ENCODING when the rewritten section copies it.
+            te = self._headers_in.get("Transfer-Encoding")
+            if te is not None:
                 if te.strip().lower() != "chunked":
                     raise apache.SERVER_RETURN(apache.HTTP_NOT_IMPLEMENTED)
+                if "Content-Length" in self._headers_in:
+                    raise apache.SERVER_RETURN(apache.HTTP_BAD_REQUEST)
                 raise apache.SERVER_RETURN(apache.HTTP_LENGTH_REQUIRED)
             self._read_started = True
         return self._exchange.body_known and (self._exchange.body_remaining > 0 or bool(self._rbuf))
@@ -1152,7 +1193,9 @@ class mp_request(object):
         level = _arg_int(level)
         if message is None:
             return
-        self._log(level or APLOG_ERR, message)
+        level = level or APLOG_ERR
+        if _apache._logged(level, self._site.log_level):
+            self._log(level, message)
 
     def get_config(self) -> _apache.table:
         """Returns the table of Python* directives in effect (one object per
@@ -1674,6 +1717,12 @@ class mp_request(object):
                 query, _, fragment = query.partition("#")
             else:
                 path, _, fragment = path.partition("#")
+        if path and not scheme:
+            # httpd decodes and normalises parsed_uri.path in place; r->uri
+            # is that same string until a handler assigns req.uri.
+            uri = self._meta.get("uri")
+            if uri is not None:
+                path = _apache._from_c(_apache._from_wire(uri))
         return (scheme, hostinfo, user, password, hostname, self._host_port(), path or None,
                 query if q else None, fragment)
 
@@ -1733,6 +1782,31 @@ class mp_request(object):
 
 
 mp_request.__module__ = "builtins"
+
+
+class _ReadOnly(property):
+    """A read-only request attribute that refuses assignment and deletion
+    with CPython's message for a C getset without setter, or for a READONLY
+    member."""
+
+    def __init__(self, prop: property, message: str) -> None:
+        super().__init__(prop.fget, None, None, prop.__doc__)
+        self._message = message
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(self._message)
+
+    def __delete__(self, obj: Any) -> None:
+        raise AttributeError(self._message)
+
+
+for _name in _REQUEST_READONLY | _REQUEST_READONLY_MEMBERS:
+    _prop = mp_request.__dict__.get(_name)
+    if isinstance(_prop, property):
+        _msg = ("readonly attribute" if _name in _REQUEST_READONLY_MEMBERS
+                else "attribute '%s' of 'mp_request' objects is not writable" % _name)
+        setattr(mp_request, _name, _ReadOnly(_prop, _msg))
+del _name, _prop, _msg
 
 
 def _reverse_lookup(ip: Optional[str]) -> str:
