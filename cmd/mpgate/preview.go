@@ -477,7 +477,10 @@ func (p *previewer) serve(ctx context.Context) error {
 // writeConfig rewrites the site into dir/site and writes the server configuration around it,
 // returning the latter's path.
 func (p *previewer) writeConfig() (string, error) {
-	args := []string{"--python", p.python, "--log-level", p.logLevel}
+	// The daemon reads SITE.conf alone; the ServerName of the server
+	// configuration written around it is passed so that interpreter names
+	// and req.server match what Apache (and mod_python) use.
+	args := []string{"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}
 	res, err := rewrite.Site(p.site, rewrite.Options{
 		OutDir:     filepath.Join(p.dir, "site"),
 		Via:        p.via,
@@ -528,7 +531,7 @@ func (p *previewer) serverConfig(snippet, site string, env []string) string {
 	line("# Every path preview owns is absolute; ServerRoot is the site's, for its relative paths.")
 	line("ServerRoot %s", q(p.serverRoot))
 	line("Listen %s", p.listen)
-	line("ServerName 127.0.0.1")
+	line("ServerName " + previewServerName)
 	line("PidFile %s", q(filepath.Join(p.dir, "apache", "httpd.pid")))
 	// No "Mutex file:..." (Debian's stock line): fcntl locks make mod_fcgid under mpm_event fail
 	// (shared/anchors/start.sh); the runtime directory holds what else Apache creates.
@@ -607,11 +610,15 @@ func previewDefineArgs(defines []string) []string {
 	return args
 }
 
+// previewServerName is the ServerName of the server configuration preview
+// writes around a site.
+const previewServerName = "127.0.0.1"
+
 // serveArgs are the arguments of the daemon preview starts with --via proxy; the relays start it
 // with the same ones (rewrite puts them on the FcgidWrapper line).
 func (p *previewer) serveArgs() []string {
 	args := []string{"serve", "--config", p.site, "--run-dir", p.run, "--server-root", p.serverRoot,
-		"--python", p.python, "--log-level", p.logLevel}
+		"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}
 	return append(args, previewDefineArgs(p.defines)...)
 }
 
