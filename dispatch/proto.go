@@ -66,7 +66,9 @@
 //
 //	OK (0), DONE (-2)    the response is complete; HEADERS was already sent
 //	DECLINED (-1)        content handler declined: if no HEADERS was sent, the
-//	                     daemon serves info["filename"] as Apache's default handler would
+//	                     daemon serves info["filename"] as Apache's default handler would,
+//	                     with END's headers; for an error only the first
+//	                     info["err_headers"] of them (err_headers_out)
 //	100..599             an HTTP error: if no HEADERS was sent, the daemon sends this
 //	                     status with END's headers (err_headers_out, Allow, ...) and
 //	                     Apache's error document; otherwise it appends the error text

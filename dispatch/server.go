@@ -379,7 +379,7 @@ func (x *exchange) serve() {
 	if x.m.Handler != "mod_python" && x.m.Handler != "python-program" {
 		// No Python content handler for this file: Apache's default handler
 		// would serve it.
-		x.serveStatic(x.filename)
+		x.serveStatic(x.filename, nil, 0)
 		return
 	}
 	wc, err := x.s.wireFor(x.m)
@@ -620,7 +620,8 @@ func (x *exchange) finish(e *EndFrame) {
 		}
 	case e.Result == ResultDeclined:
 		if !x.headersSent {
-			x.serveStatic(Get(e.Info, "filename"))
+			n, _ := strconv.Atoi(Get(e.Info, "err_headers"))
+			x.serveStatic(Get(e.Info, "filename"), e.Headers, n)
 		} else {
 			// Apache's default handler still runs, after what the handler
 			// wrote: the file's bytes, or its error text.
@@ -1049,10 +1050,10 @@ func nonNil(s []string) []string {
 }
 
 // serveStatic answers as Apache's default handler would for filename.
-func (x *exchange) serveStatic(filename string) {
+func (x *exchange) serveStatic(filename string, extra []KV, errHeaders int) {
 	if filename == "" {
-		x.errorResponse(404, nil)
+		x.errorResponse(404, extra[:min(errHeaders, len(extra))])
 		return
 	}
-	serveFile(x, filepath.Clean(filename))
+	serveFile(x, filepath.Clean(filename), extra, errHeaders)
 }

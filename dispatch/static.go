@@ -21,19 +21,24 @@ import (
 // it cannot be read, 404 for path info after a file (the default handler's
 // AcceptPathInfo Default), Content-Type from the MIME types, Last-Modified,
 // ETag (Apache's default FileETag MTime Size), conditional GET, HEAD.
-func serveFile(x *exchange, filename string) {
+//
+// extra are the headers a content handler set before it declined: all of
+// them go with the file, the first errHeaders of them (err_headers_out) with
+// an error.
+func serveFile(x *exchange, filename string, extra []KV, errHeaders int) {
+	errExtra := extra[:min(errHeaders, len(extra))]
 	if x.r.Param("PATH_INFO") != "" && !x.m.IsLocation {
-		x.errorResponse(404, nil)
+		x.errorResponse(404, errExtra)
 		return
 	}
 	f, err := os.Open(filename)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			x.errorResponse(404, nil)
+			x.errorResponse(404, errExtra)
 		default:
 			x.log().Error("cannot open file", "file", filename, "err", err)
-			x.errorResponse(403, nil)
+			x.errorResponse(403, errExtra)
 		}
 		return
 	}
@@ -42,14 +47,23 @@ func serveFile(x *exchange, filename string) {
 	if err != nil || !st.Mode().IsRegular() {
 		// Directories belong to mod_dir/mod_autoindex, which mpgate does
 		// not emulate.
-		x.errorResponse(403, nil)
+		x.errorResponse(403, errExtra)
 		return
 	}
 	mtime := st.ModTime()
 	etag := `"` + strconv.FormatInt(st.Size(), 16) + "-" + strconv.FormatInt(mtime.UnixMicro(), 16) + `"`
 	lastMod := mtime.UTC().Format(http.TimeFormat)
 	ctype := mimeType(filename)
-	headers := []KV{{"Last-Modified", lastMod}, {"ETag", etag}, {"Accept-Ranges", "bytes"}}
+	headers := make([]KV, 0, len(extra)+5)
+	for _, h := range extra {
+		switch strings.ToLower(h.Key) {
+		case "last-modified", "etag", "accept-ranges", "content-length":
+			// the default handler sets these for the file (apr_table_setn)
+		default:
+			headers = append(headers, h)
+		}
+	}
+	headers = append(headers, KV{"Last-Modified", lastMod}, KV{"ETag", etag}, KV{"Accept-Ranges", "bytes"})
 	method := x.r.Param("REQUEST_METHOD")
 	if notModified(x, etag, mtime) {
 		x.writeHead(304, "", headers)
