@@ -497,7 +497,10 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 			}
 			x.w.Write(f.Payload)
 		case FrameFlush:
-			if !x.refused {
+			// When more frames already arrived (typically the END of a
+			// small response), the flush waits for them: the response then
+			// reaches Apache in one write with END_REQUEST.
+			if !x.refused && wk.br.Buffered() == 0 {
 				x.w.Flush()
 			}
 		case FrameLog:

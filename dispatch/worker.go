@@ -43,6 +43,7 @@ type worker struct {
 	interp string
 	cmd    *exec.Cmd
 	conn   *net.UnixConn
+	br     *bufio.Reader // under fr; Buffered tells whether more frames already arrived
 	fr     *FrameReader
 	log    *slog.Logger
 
@@ -113,10 +114,11 @@ func startWorker(spec *workerSpec, id int) (*worker, error) {
 		interp: spec.interp,
 		cmd:    cmd,
 		conn:   conn,
-		fr:     NewFrameReader(bufio.NewReaderSize(conn, 64<<10)),
+		br:     bufio.NewReaderSize(conn, 64<<10),
 		log:    spec.log.With("worker", id, "pid", cmd.Process.Pid, "interpreter", spec.interp),
 		exited: make(chan struct{}),
 	}
+	w.fr = NewFrameReader(w.br)
 	go w.logOutput(outR)
 	go func() {
 		w.waitErr = cmd.Wait()

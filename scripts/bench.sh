@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# bench.sh (make bench): mpgate's hello handler through mod_proxy_fcgi and mod_fcgid, measured
+# against the performance anchors (../shared/anchors) in one run, behind the same private Apache,
+# and written up in BENCHMARKS.md.
+#
+# Systems, each behind its own Apache 2.4 on a free 127.0.0.1 port, all answering "Hello world\n":
+#   mpgate-proxy            mod_proxy_fcgi (enablereuse=on) -> `mpgate serve` -> Python worker
+#   mpgate-fcgid            mod_fcgid -> `mpgate fcgid` relays -> daemon (started by a relay) -> worker
+#   fcgi-proxy-goraw-reuse  anchor: ceiling of the proxy path (hand-written Go responder)
+#   fcgi-fcgid-go           anchor: ceiling of the fcgid path (Go responder run by mod_fcgid)
+#   modpython-handler       anchor: mod_python embedded, the same handler file (handlers/mp/hello.py)
+#   modwsgi-daemon          anchor: mod_wsgi daemon mode
+# mpgate's Apache is the anchors' common base config, obtained by running the anchors' start.sh for
+# the `static` anchor (whose own part is empty) once and stopping it; each mpgate system gets a copy
+# of that httpd.conf (its directory and port substituted) with mpgate's lines appended: the
+# user-facing snippet (apache-conf/mpgate-*.conf) and the <Directory> section as the rewrite
+# package writes it for `SetHandler mod_python` + `PythonHandler hello`.
+#
+# Phases (each system fresh where it says so):
+#   1. memory: one system at a time, fresh: start, settle at 16 connections (3 s wrk slices until the
+#      process count stops growing), one DUR run at 16, then PSS/RSS of Apache + all its descendants
+#      + the daemon and its workers (run/daemon.pid: for mpgate-fcgid the daemon a relay started,
+#      from its pid file in the run directory).
+#   2. throughput: all systems started fresh side by side; mod_fcgid's spawn phase (SPAWN of 4 s
+#      slices at 64 connections, the two fcgid systems interleaved) is recorded on its own; then the
+#      anchors' bench.sh (warm-up WARM at 64 connections each, then REPS x CONNS x systems
+#      interleaved, DUR each).
+#   3. where the time goes: one DUR run at 16 connections per system with CPU time per process role
+#      from /proc (procs.py cpu), and `perf record -a` during one more run of each mpgate system.
+# Everything started is stopped on exit (Apache by its PidFile, daemons by their pid files).
+#
+# Env: REPS (3), DUR (5s), CONNS ("1 16 64"), WARM (3s), SPAWN (40s), OUT (BENCHMARKS.md in the
+# repository), BENCH_DIR (scratch: a new /tmp/mpgate-bench.XXXXXX, kept), ANCHORS
+# (../shared/anchors), SYSTEMS (all six, in the order above), PERF (1; 0 skips perf).
+# The defaults take about 9 minutes on a 2-core machine; DUR=8s (the anchors' first study) about 12.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+here=$repo/scripts/bench
+anchors=$(realpath -m "${ANCHORS:-$repo/../shared/anchors}")
+REPS=${REPS:-3} DUR=${DUR:-5s} CONNS=${CONNS:-1 16 64} WARM=${WARM:-3s} SPAWN=${SPAWN:-40s}
+PERF=${PERF:-1}
+OUT=${OUT:-$repo/BENCHMARKS.md}
+SYSTEMS=${SYSTEMS:-mpgate-proxy mpgate-fcgid fcgi-proxy-goraw-reuse fcgi-fcgid-go modpython-handler modwsgi-daemon}
+py=/usr/bin/python3 # Debian's: mod_python and mod_wsgi are built against it, and the workers run it
+export REPS DUR CONNS WARM
+
+[ -x "$anchors/start.sh" ] || { echo "bench.sh: no anchors at $anchors (set ANCHORS)" >&2; exit 1; }
+secs() { local v=$1; case $v in *ms) echo 1 ;; *m) echo $((${v%m} * 60)) ;; *s) echo "${v%s}" ;; *) echo "$v" ;; esac; }
+
+# --- scratch directory, packages, the binary -------------------------------------------------
+root=${BENCH_DIR:-$(mktemp -d /tmp/mpgate-bench.XXXXXX)}
+mkdir -p "$root"/{raw,mem,run}
+chmod 755 "$root" # Apache's children (www-data when run as root) must get through
+"$repo/scripts/install-debs.sh" wrk curl libapache2-mod-wsgi-py3 libapache2-mod-python libapache2-mod-fcgid apache2-bin
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then
+	"$repo/scripts/install-debs.sh" linux-perf || PERF=0
+fi
+[ -x "$repo/bin/mpgate" ] || make -C "$repo" build
+# A copy: other builds may replace bin/mpgate during the run, and www-data must be able to run it.
+cp "$repo/bin/mpgate" "$root/mpgate"
+chmod 755 "$root/mpgate"
+bin=$root/mpgate
+started=() # workdirs to stop on exit
+log() { echo "bench: $(date +%T) $*" >&2; }
+t_start=$(date +%s)
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1 (bound to port 0, then released).
+free_ports() {
+	"$py" -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
+
+# --- starting and stopping one system ----------------------------------------------------------
+# own DIR...: give DIRs to www-data when running as root (as start.sh does for its WORKDIR).
+own() { if [ "$(id -u)" = 0 ]; then chown -R www-data:www-data "$@"; fi; }
+
+# base_of WORK PORT: WORK as the anchors' start.sh makes it (htdocs with the anchors' handlers, run/,
+# logs/, httpd.conf with the common base config), for the `static` anchor, whose own lines are
+# empty: start.sh runs once (then stop.sh), into $root/base; each mpgate system gets a copy with
+# its own directory and port substituted.
+base_of() {
+	local work=$1 port=$2 bport
+	if [ ! -e "$root/base/httpd.conf" ]; then
+		bport=$(free_ports 1)
+		started+=("$root/base")
+		"$anchors/start.sh" static "$bport" "$root/base" >/dev/null
+		"$anchors/stop.sh" "$root/base" >/dev/null
+		rm -f "$root/base/run/"* "$root/base/logs/"*
+		sed -i "s|^Listen 127.0.0.1:$bport\$|Listen 127.0.0.1:BASEPORT|" "$root/base/httpd.conf"
+		grep -qx 'Listen 127.0.0.1:BASEPORT' "$root/base/httpd.conf" || { log "unexpected base config"; return 1; }
+	fi
+	mkdir -p "$work"
+	cp -a "$root/base/." "$work/"
+	sed -i -e "s|$root/base|$work|g" -e "s|^Listen 127.0.0.1:BASEPORT\$|Listen 127.0.0.1:$port|" \
+		-e "1s|.*|# $(basename "$work"): the anchors' base (start.sh static), mpgate's lines appended by scripts/bench.sh|" \
+		"$work/httpd.conf"
+}
+
+# start_mpgate VIA PORT WORK [pyprof]: mpgate behind the anchors' base Apache; with pyprof, the
+# daemon's --python is a wrapper that runs each worker under cProfile (pyprof.py).
+start_mpgate() {
+	local via=$1 port=$2 work=$3 run=$3/mprun python=$py
+	base_of "$work" "$port"
+	mkdir -p "$work/bin" "$run"
+	cp "$bin" "$work/bin/mpgate"
+	if [ "${4:-}" = pyprof ]; then
+		mkdir -p "$work/pyprof"
+		cp "$here/pyprof.py" "$work/bin/"
+		python=$work/bin/python-pyprof
+		printf '#!/bin/sh\n# mpgate runs "PYTHON -s BOOTSTRAP": the worker under cProfile instead.\nexec %s -s %s run %s "$2"\n' \
+			"$py" "$work/bin/pyprof.py" "$work/pyprof" >"$python"
+		chmod 755 "$python"
+	fi
+	# The site as mod_python ran it (what the daemon reads): the modpython-handler anchor's section.
+	cat >"$work/site.conf" <<-EOF
+		# The mod_python site mpgate runs: the modpython-handler anchor's section.
+		DocumentRoot $work/htdocs
+		<Directory $work/htdocs/mp>
+		    SetHandler mod_python
+		    PythonHandler hello
+		</Directory>
+	EOF
+	local args="--config $work/site.conf --run-dir $run --server-root $work --python $python"
+	local conf=$work/httpd.conf
+	if [ "$via" = proxy ]; then
+		cp "$repo/apache-conf/mpgate-proxy.conf" "$work/"
+		cat >>"$conf" <<-EOF
+			# mpgate via mod_proxy_fcgi: apache-conf/mpgate-proxy.conf, then the section as rewritten.
+			Define MPGATE_RUN $run
+			Include $work/mpgate-proxy.conf
+			<Directory $work/htdocs/mp>
+			    <IfDefine MPGATE>
+			    SetHandler mod_python
+			    PythonHandler hello
+			    </IfDefine>
+			    SetHandler "proxy:unix:$run/mpgate.sock|fcgi://mpgate"
+			    ProxyFCGIBackendType GENERIC
+			    CGIPassAuth On
+			</Directory>
+		EOF
+	else
+		cp "$repo/apache-conf/mpgate-fcgid.conf" "$work/"
+		mkdir -p "$run/fcgid"
+		cat >>"$conf" <<-EOF
+			# mpgate via mod_fcgid: apache-conf/mpgate-fcgid.conf, then the section as rewritten.
+			Define MPGATE_BIN $work/bin/mpgate
+			Define MPGATE_CONFIG $work/site.conf
+			Define MPGATE_RUN $run
+			Include $work/mpgate-fcgid.conf
+			<Directory $work/htdocs/mp>
+			    <IfDefine MPGATE>
+			    SetHandler mod_python
+			    PythonHandler hello
+			    </IfDefine>
+			    SetHandler fcgid-script
+			    Options +ExecCGI
+			    FcgidWrapper "$work/bin/mpgate fcgid $args" virtual
+			    CGIPassAuth On
+			</Directory>
+		EOF
+	fi
+	echo /mp/hello >"$work/url"
+	own "$work" # relays and the daemon they start run as www-data and write in the run directory
+	if [ "$via" = proxy ]; then
+		# As mpgate-proxy.conf says: the daemon runs beside Apache (as root here it runs its
+		# workers as www-data and gives its socket to www-data's group), not as Apache's child.
+		# shellcheck disable=SC2086
+		nohup "$work/bin/mpgate" serve $args >>"$work/logs/daemon.log" 2>&1 </dev/null &
+		echo $! >"$work/run/daemon.pid"
+		for _ in $(seq 600); do [ -S "$run/mpgate.sock" ] && break; sleep 0.05; done
+		[ -S "$run/mpgate.sock" ] || { log "mpgate serve did not listen; see $work/logs/daemon.log"; return 1; }
+	fi
+	/usr/sbin/apache2 -f "$conf" -k start
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.05
+	done
+}
+
+# url WORK: the system's URL.
+url() {
+	echo "http://127.0.0.1:$(sed -n 's/^Listen 127.0.0.1:\([0-9]*\)$/\1/p' "$1/httpd.conf")$(cut -d' ' -f1 "$1/url")"
+}
+
+# start_system NAME PORT WORK: start one system fresh and check it answers "Hello world".
+start_system() {
+	local name=$1 port=$2 work=$3 body
+	stop_system "$work"
+	rm -rf "$work"
+	started+=("$work")
+	case $name in
+	mpgate-proxy) start_mpgate proxy "$port" "$work" ;;
+	mpgate-fcgid) start_mpgate fcgid "$port" "$work" ;;
+	mpgate-proxy-pyprof) start_mpgate proxy "$port" "$work" pyprof ;;
+	*) "$anchors/start.sh" "$name" "$port" "$work" >/dev/null ;;
+	esac
+	body=$(curl -fsS --max-time 60 "$(url "$work")") || { log "$name: request failed; see $work/logs"; return 1; }
+	[ "$body" = "Hello world" ] || { log "$name answered '$body'"; return 1; }
+	if [ "$name" = mpgate-fcgid ]; then
+		# The relay started the daemon in a session of its own: count it (and its workers) by the
+		# pid file it wrote, as run/daemon.pid, which mem.sh and stop.sh read.
+		local pid
+		pid=$(cat "$work/mprun/mpgate.pid")
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "serve .*$work/mprun" || { log "pid $pid is not the daemon"; return 1; }
+		echo "$pid" >"$work/run/daemon.pid"
+	fi
+}
+
+# stop_system WORK: stop Apache and the daemon (anchors' stop.sh), and a daemon a relay started
+# that was not recorded yet.
+stop_system() {
+	local work=$1 pid
+	[ -d "$work" ] || return 0
+	"$anchors/stop.sh" "$work" >/dev/null || true
+	pid=$(cat "$work/mprun/mpgate.pid" 2>/dev/null) || return 0
+	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "serve .*$work/mprun"; then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 700); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	for w in "${started[@]}"; do stop_system "$w"; done
+	[ $rc = 0 ] || log "failed (exit $rc); scratch output kept in $root"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wrk_run OUT CONNS DUR URL: one wrk run (wrk needs connections >= threads).
+wrk_run() {
+	local t=2
+	[ "$2" -lt 2 ] && t=1
+	wrk -t$t -c"$2" -d"$3" --latency "$4" >"$1" 2>&1 || true
+}
+# wrk_line FILE: "rps p99_ms errors" from wrk's output.
+wrk_line() {
+	awk '
+	function ms(v) { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) ; else if (v ~ /s$/) n *= 1000; return n }
+	/^Requests\/sec/ { rps = $2 }
+	$1 == "99%" { p99 = ms($2) }
+	/Socket errors|Non-2xx/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) e += $i }
+	END { printf "%s\t%.3f\t%d\n", rps, p99, e }' "$1"
+}
+
+# settle WORK CONNS: 3 s wrk slices until the system's process count stops growing (30 s at most).
+settle() {
+	local work=$1 c=$2 before after u
+	u=$(url "$work")
+	for _ in $(seq 10); do
+		before=$("$here/procs.py" count "$work")
+		wrk -t2 -c"$c" -d3s "$u" >/dev/null 2>&1 || true
+		after=$("$here/procs.py" count "$work")
+		[ "$after" -le "$before" ] && return 0
+	done
+}
+
+# --- machine ---------------------------------------------------------------------------------
+{
+	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+	printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN make bench"
+	printf 'nproc\t%s\n' "$(nproc)"
+	printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+	printf 'kernel\t%s\n' "$(uname -r)"
+	printf 'os\t%s\n' "$(. /etc/os-release && echo "$PRETTY_NAME")"
+	printf 'mem\t%s\n' "$(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	printf 'apache\t%s\n' "$(/usr/sbin/apache2 -v | sed -n 's/^Server version: //p') (mpm_event)"
+	printf 'modules\t%s\n' "$(dpkg-query -W -f '${Package} ${Version}, ' libapache2-mod-python libapache2-mod-wsgi-py3 libapache2-mod-fcgid 2>/dev/null | sed 's/, $//')"
+	printf 'python\t%s\n' "$("$py" --version 2>&1) ($py)"
+	printf 'go\t%s\n' "$({ go version || /usr/local/go/bin/go version; } 2>/dev/null | head -1)"
+	printf 'wrk\t%s\n' "$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+	printf 'mpgate\t%s\n' "$("$bin" version 2>&1) ($(sha256sum "$bin" | cut -c1-12))"
+	printf 'load_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$root/machine.tsv"
+
+read -r -a ports <<<"$(free_ports 13)"
+log "scratch output in $root"
+
+# --- 1. memory, one fresh system at a time ---------------------------------------------------
+printf 'name\tphase\trole\tprocs\trss_kb\tpss_kb\n' >"$root/mem.tsv"
+i=0
+for n in $SYSTEMS; do
+	d=$root/mem/$n
+	log "memory: $n"
+	start_system "$n" "${ports[$i]}" "$d"
+	i=$((i + 1))
+	sleep 1
+	"$here/procs.py" mem "$d" | sed "s/^/$n\tidle\t/" >>"$root/mem.tsv"
+	settle "$d" 16
+	wrk_run "$root/raw/mem-$n.txt" 16 "$DUR" "$(url "$d")"
+	"$here/procs.py" mem "$d" | sed "s/^/$n\tafter_16\t/" >>"$root/mem.tsv"
+	printf '%s\tmem.sh\t%s\n' "$n" "$("$anchors/mem.sh" "$d")" >>"$root/mem.tsv"
+	stop_system "$d"
+done
+
+# --- 2. throughput: all systems side by side -------------------------------------------------
+for n in $SYSTEMS; do
+	log "start: $n"
+	start_system "$n" "${ports[$i]}" "$root/run/$n"
+	i=$((i + 1))
+done
+sleep 1
+printf 'slice\tt_s\tname\tprocs\tapp_procs\trps\tp99_ms\terrors\n' >"$root/spawn.tsv"
+fcgid_systems=""
+for n in $SYSTEMS; do case $n in *fcgid*) fcgid_systems="$fcgid_systems $n" ;; esac; done
+if [ -n "$fcgid_systems" ]; then
+	log "mod_fcgid spawn phase: $SPAWN per system at 64 connections:$fcgid_systems"
+	for s in $(seq $(($(secs "$SPAWN") / 4))); do
+		for n in $fcgid_systems; do
+			d=$root/run/$n
+			wrk_run "$root/raw/spawn-$n-$s.txt" 64 4s "$(url "$d")"
+			role=app
+			[ "$n" = mpgate-fcgid ] && role=relay
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" $((s * 4)) "$n" "$("$here/procs.py" count "$d")" \
+				"$("$here/procs.py" count "$d" $role)" "$(wrk_line "$root/raw/spawn-$n-$s.txt")" >>"$root/spawn.tsv"
+		done
+	done
+fi
+log "bench.sh: REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" over: $SYSTEMS"
+# shellcheck disable=SC2086
+"$anchors/bench.sh" "$root/run" $SYSTEMS >"$root/runs.tsv"
+
+# --- 3. where the time goes ------------------------------------------------------------------
+printf 'name\trole\tprocs\tcpu_s\tbusy_pct\tus_per_req\n' >"$root/cpu.tsv"
+for n in $SYSTEMS; do
+	d=$root/run/$n
+	log "cpu: $n"
+	"$here/procs.py" cpu "$n" "$d" -- wrk -t2 -c16 -d"$DUR" "$(url "$d")" >>"$root/cpu.tsv" 2>"$root/raw/cpu-$n.txt"
+done
+# profile NAME: perf record -a during a 16-connection run of NAME, and the report's top lines:
+# by command and object, then the symbols of each role of the system (percent of that role).
+profile() {
+	local n=$1 d=$root/run/$1 dur wrk_pid ro pids
+	dur=$(secs "$DUR")
+	log "perf: $n at 16 connections"
+	wrk -t2 -c16 -d"${dur}s" "$(url "$d")" >"$root/raw/perf-wrk-$n.txt" 2>&1 &
+	wrk_pid=$!
+	sleep 1
+	perf record -q -e cpu-clock -F 999 -a -g -o "$root/perf-$n.data" -- sleep $((dur > 3 ? dur - 2 : 1)) >/dev/null 2>&1 || true
+	wait "$wrk_pid" || true
+	{
+		echo "== $n: by command and object, percent of all samples (all CPUs; idle is swapper)"
+		perf report -i "$root/perf-$n.data" --stdio --no-children --sort comm,dso -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20 || true
+		for ro in daemon relay worker apache; do
+			pids=$("$here/procs.py" pids "$d" "$ro")
+			[ -n "$pids" ] || continue
+			echo "== $n: $ro ($(tr ',' '\n' <<<"$pids" | wc -l) processes): user-space symbols, percent of all the $ro samples (kernel ones left out)"
+			perf report -i "$root/perf-$n.data" --stdio --no-children --pid "$pids" --percentage relative --sort dso,sym -g none --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | grep -v 'kernel.kallsyms' | head -15 || true
+		done
+	} >>"$root/perf.txt"
+}
+: >"$root/perf.txt"
+if [ "$PERF" = 1 ] && perf record -q -e cpu-clock -o "$root/perf-probe.data" -- true >/dev/null 2>&1; then
+	for n in $SYSTEMS; do case $n in mpgate-*) profile "$n" ;; esac; done
+else
+	log "perf unusable or PERF=0: no profile (the CPU table above still says where the time goes)"
+fi
+
+for w in "${started[@]}"; do stop_system "$w"; done
+started=()
+# The workers' Python, by function: a fresh mpgate-proxy whose workers run under cProfile, at 2
+# connections (fewer than the CPUs, so that wall-clock profiling is not preemption), stopped to
+# make the workers write their profiles.
+: >"$root/pyprof.txt"
+if [[ " $SYSTEMS " == *" mpgate-proxy "* ]]; then
+	d=$root/run/mpgate-proxy-pyprof
+	log "cProfile: mpgate-proxy workers at 2 connections"
+	if start_system mpgate-proxy-pyprof "${ports[$i]}" "$d"; then
+		wrk -t2 -c2 -d"$DUR" "$(url "$d")" >"$root/raw/pyprof-wrk.txt" 2>&1 || true
+		stop_system "$d"
+		"$py" "$here/pyprof.py" report "$d/pyprof" >"$root/pyprof.txt" 2>&1 || true
+	else
+		log "cProfile run failed; skipped"
+	fi
+fi
+
+printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$root/machine.tsv"
+printf 'elapsed\t%s\n' "$(($(date +%s) - t_start)) s" >>"$root/machine.tsv"
+"$here/report.py" "$root" "$OUT"
+log "wrote $OUT (raw TSV and wrk output in $root)"
