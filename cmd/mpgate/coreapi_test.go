@@ -473,6 +473,8 @@ func checkGap(t *testing.T, gap string, errs []string) {
 func waitFileContains(t *testing.T, path, substr string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		b, _ := os.ReadFile(path)
 		if bytes.Contains(b, []byte(substr)) {
@@ -481,7 +483,7 @@ func waitFileContains(t *testing.T, path, substr string, timeout time.Duration) 
 		if time.Now().After(deadline) {
 			t.Fatalf("%s has no %q after %v; its tail:\n%s", path, substr, timeout, tailLines(string(b), 30))
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-tick.C
 	}
 }
 
@@ -507,7 +509,9 @@ func compareLogLevels(t *testing.T, ref, got *apachetest.Server, gotLog, host, p
 		ref.WaitLog(t, prefix+w+"-xEMERGx", 10*time.Second)
 		waitFileContains(t, gotLog, prefix+w+"-xEMERGx", 10*time.Second)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Apache writes a request's log lines (mod_python's, and the STDERR
+	// records that precede END_REQUEST) before the response completes, so
+	// once the EMERG lines are there, the others of the request are too.
 	refText := ref.ErrorLog()
 	gotText, _ := os.ReadFile(gotLog)
 	for _, w := range names {
