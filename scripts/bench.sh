@@ -129,7 +129,7 @@ start_mpgate() {
 	if [ "$via" = proxy ]; then
 		cp "$repo/apache-conf/mpgate-proxy.conf" "$work/"
 		cat >>"$conf" <<-EOF
-			# mpgate via mod_proxy_fcgi: apache-conf/mpgate-proxy.conf, then the section as rewritten.
+			# mpgate via mod_proxy_fcgi: apache-conf/mpgate-proxy.conf, then the section as rewrite/ writes it (keep in step).
 			Define MPGATE_RUN $run
 			Include $work/mpgate-proxy.conf
 			<Directory $work/htdocs/mp>
@@ -139,6 +139,7 @@ start_mpgate() {
 			    </IfDefine>
 			    SetHandler "proxy:unix:$run/mpgate.sock|fcgi://mpgate"
 			    ProxyFCGIBackendType GENERIC
+			    SetEnv ap_trust_cgilike_cl 1
 			    CGIPassAuth On
 			</Directory>
 		EOF
@@ -146,7 +147,7 @@ start_mpgate() {
 		cp "$repo/apache-conf/mpgate-fcgid.conf" "$work/"
 		mkdir -p "$run/fcgid"
 		cat >>"$conf" <<-EOF
-			# mpgate via mod_fcgid: apache-conf/mpgate-fcgid.conf, then the section as rewritten.
+			# mpgate via mod_fcgid: apache-conf/mpgate-fcgid.conf, then the section as rewrite/ writes it (keep in step).
 			Define MPGATE_BIN $work/bin/mpgate
 			Define MPGATE_CONFIG $work/site.conf
 			Define MPGATE_RUN $run

@@ -155,8 +155,3 @@ func runDirs(c *cli.Context) (run, sock, state string, err error) {
 	}
 	return run, sock, state, nil
 }
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}

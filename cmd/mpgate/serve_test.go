@@ -134,15 +134,13 @@ func TestControlSocket(t *testing.T) {
 }
 
 func processAlive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false
 	}
 	f := strings.Fields(string(b))
 	return len(f) > 2 && f[2] != "Z"
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestRelaysStartOneDaemon: ten fcgid relays that find no daemon at once
 // start exactly one, and all serve through it.
@@ -153,7 +151,7 @@ func TestRelaysStartOneDaemon(t *testing.T) {
 	socks := make([]string, n)
 	var relays []*exec.Cmd
 	for i := range socks {
-		socks[i] = filepath.Join(dir, "relay"+itoa(i)+".sock")
+		socks[i] = filepath.Join(dir, "relay"+strconv.Itoa(i)+".sock")
 		ln, err := net.Listen("unix", socks[i])
 		if err != nil {
 			t.Fatal(err)

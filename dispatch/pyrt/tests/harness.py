@@ -4,6 +4,8 @@ the worker wire to it with mpgate.proto."""
 
 import json
 import os
+import shutil
+import tempfile
 import socket
 import subprocess
 import sys
@@ -250,3 +252,26 @@ class WorkerProcess:
             self.proc.kill()
             self.proc.communicate(timeout=TIMEOUT)
         self.sock.close()
+
+
+def make_site(prefix: str, files: Dict[str, str]) -> Tuple[str, str]:
+    """Creates a temporary directory holding site/ with files (relative
+    path -> content); returns (the directory, the site path with a trailing
+    slash, as hlist.directory has it)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    site = os.path.join(tmp, "site") + "/"
+    os.makedirs(site)
+    for name, text in files.items():
+        path = os.path.join(site, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    return tmp, site
+
+
+def finish_worker(worker: "WorkerProcess", tmp: str) -> None:
+    """Shuts worker down, removes tmp, and fails unless the worker exited 0."""
+    code, out, err = worker.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+    if code != 0:
+        raise AssertionError("worker exited %d: %s" % (code, err.decode(errors="replace")))

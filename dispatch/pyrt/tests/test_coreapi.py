@@ -4,8 +4,6 @@ checked here against the real worker process: what mod_python (Debian's
 libapache2-mod-python) was observed to do."""
 
 import os
-import shutil
-import tempfile
 import textwrap
 import unittest
 
@@ -147,20 +145,13 @@ class CoreAPITest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="mpgate-coreapi-test-")
-        cls.site = os.path.join(cls.tmp, "site") + "/"
-        os.makedirs(cls.site)
-        with open(os.path.join(cls.site, "core.py"), "w") as f:
-            f.write(HANDLERS)
+        cls.tmp, cls.site = h.make_site("mpgate-coreapi-test-", {"core.py": HANDLERS})
         cls.worker = h.WorkerProcess()
         cls.next_id = 1
 
     @classmethod
     def tearDownClass(cls):
-        code, out, err = cls.worker.shutdown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        if code != 0:
-            raise AssertionError("worker exited %d: %s" % (code, err.decode(errors="replace")))
+        h.finish_worker(cls.worker, cls.tmp)
 
     def run_handler(self, name, params=None, meta=None, body=b"", **kw):
         conf = h.config(handlers={"PythonHandler": [entry("core::" + name, self.site)]},

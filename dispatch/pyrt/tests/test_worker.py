@@ -245,13 +245,7 @@ class WorkerTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="mpgate-worker-test-")
-        cls.site = os.path.join(cls.tmp, "site") + "/"
-        os.makedirs(cls.site)
-        with open(os.path.join(cls.site, "mptest.py"), "w") as f:
-            f.write(HANDLERS)
-        with open(os.path.join(cls.site, "hello.py"), "w") as f:
-            f.write(HANDLERS)
+        cls.tmp, cls.site = h.make_site("mpgate-worker-test-", {"mptest.py": HANDLERS, "hello.py": HANDLERS})
         for name in ("one", "two"):
             d = os.path.join(cls.tmp, name)
             os.makedirs(d)
@@ -263,10 +257,7 @@ class WorkerTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code, out, err = cls.worker.shutdown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        if code != 0:
-            raise AssertionError("worker exited %d: %s" % (code, err.decode(errors="replace")))
+        h.finish_worker(cls.worker, cls.tmp)
 
     def run_handler(self, names, debug=False, body=b"", params=None, meta=None, conf=None,
                     filename=None, **kw):
