@@ -5,6 +5,7 @@
 package dispatch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -34,6 +35,7 @@ type Pool struct {
 	nextID  int
 	closed  bool
 	all     map[*worker]struct{}
+	epoch   int // workers started in an older epoch are being replaced (recycle)
 
 	done chan struct{} // closed by close; stops the reaper
 	wg   sync.WaitGroup
@@ -126,6 +128,7 @@ func (p *Pool) start(id int) (*worker, error) {
 	}
 	p.mu.Lock()
 	p.all[w] = struct{}{}
+	w.epoch = p.epoch
 	closed := p.closed
 	p.mu.Unlock()
 	if closed {
@@ -159,6 +162,15 @@ func (p *Pool) put(w *worker, healthy bool) {
 		p.forgetLocked(w)
 		p.mu.Unlock()
 		go w.stop(p.opts.StopGrace)
+		return
+	}
+	if w.epoch < p.epoch {
+		// Replaced by recycle while it served its request: retire it now
+		// that the request is done.
+		p.forgetLocked(w)
+		p.mu.Unlock()
+		go w.stop(p.opts.StopGrace)
+		p.refill()
 		return
 	}
 	if len(p.waiters) > 0 {
@@ -294,6 +306,100 @@ func (p *Pool) close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// recycle replaces every worker that exists when it is called, one at a
+// time: a new worker is started and given to the pool (or to a waiting
+// request) before an old idle one is stopped; an old worker that is serving
+// a request is retired when the request ends. The pool keeps its size (never
+// above MaxWorkers but for the one new worker starting). It returns when
+// every old worker has exited, or with ctx's error. If a new worker cannot
+// start, the old ones keep serving and the error is returned.
+func (p *Pool) recycle(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrPoolClosed
+	}
+	p.epoch++
+	epoch := p.epoch
+	var old []*worker
+	for w := range p.all {
+		if w.epoch < epoch {
+			old = append(old, w)
+		}
+	}
+	target := len(old)
+	p.mu.Unlock()
+
+	for {
+		p.mu.Lock()
+		if p.closed || p.epoch != epoch {
+			// closed, or a newer recycle took over the remaining ones
+			p.mu.Unlock()
+			break
+		}
+		var oldLeft int
+		var busy *worker
+		for _, w := range old {
+			if _, ok := p.all[w]; ok {
+				oldLeft++
+				busy = w
+			}
+		}
+		if oldLeft == 0 {
+			p.mu.Unlock()
+			break
+		}
+		started := false
+		if fresh := p.live - oldLeft; fresh < target && p.live <= p.opts.MaxWorkers {
+			p.live++
+			id := p.nextID
+			p.nextID++
+			p.mu.Unlock()
+			nw, err := p.start(id)
+			if err != nil {
+				p.mu.Lock()
+				p.live--
+				p.mu.Unlock()
+				return fmt.Errorf("replacing workers of %q: %w", p.name, err)
+			}
+			p.put(nw, true)
+			started = true
+			p.mu.Lock()
+		}
+		var victim *worker
+		for i, w := range p.idle {
+			if w.epoch < epoch {
+				victim = w
+				p.idle = append(p.idle[:i], p.idle[i+1:]...)
+				p.forgetLocked(w)
+				break
+			}
+		}
+		p.mu.Unlock()
+		if victim != nil {
+			victim.stop(p.opts.StopGrace)
+			continue
+		}
+		if !started {
+			// Every old worker left is serving a request; it retires
+			// when that ends.
+			select {
+			case <-busy.exited:
+			case <-ctx.Done():
+				return fmt.Errorf("replacing workers of %q: %w", p.name, ctx.Err())
+			}
+		}
+	}
+	for _, w := range old {
+		select {
+		case <-w.exited:
+		case <-ctx.Done():
+			return fmt.Errorf("replacing workers of %q: %w", p.name, ctx.Err())
+		}
+	}
+	return nil
 }
 
 // stats reports the pool's size, for logs and tests.

@@ -6,6 +6,7 @@
 package dispatch
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -131,9 +132,10 @@ type Server struct {
 	boot string
 	cfg  atomic.Pointer[config.Config]
 
-	mu     sync.Mutex // guards pools, closed
-	pools  map[string]*Pool
-	closed bool
+	mu        sync.Mutex // guards pools, closed
+	recycleMu sync.Mutex // serialises Recycle
+	pools     map[string]*Pool
+	closed    bool
 
 	callsMu sync.RWMutex // guards calls
 	calls   map[string]CallFunc
@@ -234,6 +236,35 @@ func (s *Server) Close() error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// Recycle replaces the workers of every pool, new ones ready before old
+// ones stop, so that code that cannot be reloaded in place (a changed C
+// extension, an installed package, PythonPath) is picked up with no failed
+// request. It returns when every old worker has exited, or with ctx's error.
+// Concurrent calls are serialised.
+func (s *Server) Recycle(ctx context.Context) error {
+	s.recycleMu.Lock()
+	defer s.recycleMu.Unlock()
+	s.mu.Lock()
+	pools := make([]*Pool, 0, len(s.pools))
+	for _, p := range s.pools {
+		pools = append(pools, p)
+	}
+	s.mu.Unlock()
+	errs := make([]error, len(pools))
+	var wg sync.WaitGroup
+	for i, p := range pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.recycle(ctx); err != nil && !errors.Is(err, ErrPoolClosed) {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Stats reports live and idle workers per interpreter.

@@ -2,13 +2,16 @@ package dispatch
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -464,5 +467,68 @@ func TestIdleReap(t *testing.T) {
 			t.Fatalf("after reaping: %d workers in the default pool (want 1), %d in another (want 0)", live, olive)
 		}
 		<-time.After(10 * time.Millisecond)
+	}
+}
+
+// TestRecycle: under steady concurrent load, Recycle replaces every worker
+// (new pids afterwards) and no request fails or waits for a dead worker.
+func TestRecycle(t *testing.T) {
+	s := newTestSite(t, helloConf, helloFiles(), Options{MaxWorkers: 3, MinIdle: 2})
+	if err := s.d.Warm(); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]bool{}
+	for i := 0; i < 6; i++ {
+		before[string(s.do(t, "GET", "/app/x?pid", "app/x", "", nil).Body)] = true
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var served, failed atomic.Int64
+	for c := 0; c < 4; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				rep := s.do(t, "GET", "/app/x?pid", "app/x", "", nil)
+				if rep.Status != 200 {
+					failed.Add(1)
+					t.Errorf("during recycle: status %d, stderr %q", rep.Status, rep.Stderr)
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	// Let the load reach the workers before recycling them.
+	for served.Load() < 20 {
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.d.Recycle(ctx); err != nil {
+		t.Fatalf("Recycle: %v", err)
+	}
+	after := served.Load()
+	for served.Load() < after+20 {
+		runtime.Gosched()
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during the recycle", failed.Load(), served.Load())
+	}
+	for i := 0; i < 6; i++ {
+		pid := string(s.do(t, "GET", "/app/x?pid", "app/x", "", nil).Body)
+		if before[pid] {
+			t.Fatalf("worker %s served after Recycle returned; want only new workers", pid)
+		}
+	}
+	if st := s.d.Stats()["main_interpreter"]; st[0] > 3 {
+		t.Errorf("after recycle: %d live workers, want at most MaxWorkers=3", st[0])
 	}
 }

@@ -52,6 +52,7 @@ type worker struct {
 
 	configs  configCache // config ids this worker holds
 	served   int         // requests served
+	epoch    int         // the pool's epoch when it started (guarded by the pool's mu)
 	lastUsed time.Time   // when it was last given back to the pool
 
 	exited   chan struct{} // closed when the process has been reaped

@@ -33,6 +33,10 @@ type controlReply struct {
 	Pools   map[string]map[string]int `json:"pools,omitempty"`
 }
 
+// controlTimeout bounds one control connection; a reload's reply waits for
+// the workers to be replaced within it.
+const controlTimeout = 60 * time.Second
+
 // controlServer answers control commands for a running daemon.
 type controlServer struct {
 	ln     net.Listener
@@ -77,7 +81,7 @@ func (cs *controlServer) close() {
 
 func (cs *controlServer) handle(c net.Conn) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.SetDeadline(time.Now().Add(controlTimeout))
 	line, err := bufio.NewReader(io.LimitReader(c, 1024)).ReadString('\n')
 	if err != nil && line == "" {
 		return
@@ -126,7 +130,7 @@ func controlCommands() []*cli.Command {
 	}
 	return []*cli.Command{
 		mk("status", "show the running daemon's pid, configuration and worker pools"),
-		mk("reload", "make the running daemon re-read its configuration (like SIGHUP)"),
+		mk("reload", "make the running daemon re-read its configuration and replace its workers, new before old (like SIGHUP)"),
 		mk("stop", "stop the running daemon gracefully (like SIGTERM)"),
 	}
 }
@@ -142,7 +146,7 @@ func sendControl(run, cmd string) (*controlReply, error) {
 		return nil, err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c.SetDeadline(time.Now().Add(controlTimeout))
 	if _, err := fmt.Fprintln(c, cmd); err != nil {
 		return nil, err
 	}

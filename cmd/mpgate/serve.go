@@ -159,7 +159,20 @@ func serve(c *cli.Context) error {
 			return err
 		}
 		d.SetConfig(ncfg)
-		log.Info("configuration reloaded")
+		log.Info("configuration reloaded; replacing workers")
+		return nil
+	}
+	// recycle replaces every worker after a reload, new ones ready before
+	// old ones stop, so code that cannot be reloaded in place is picked up.
+	recycle := func(timeout time.Duration) error {
+		rctx, rcancel := context.WithTimeout(ctx, timeout)
+		defer rcancel()
+		start := time.Now()
+		if err := d.Recycle(rctx); err != nil {
+			log.Error("workers not all replaced", "err", err)
+			return err
+		}
+		log.Info("workers replaced", "took", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
 	reloads := make(chan chan error)
@@ -182,10 +195,15 @@ func serve(c *cli.Context) error {
 			done := make(chan error, 1)
 			select {
 			case reloads <- done:
-				return <-done
+				if err := <-done; err != nil {
+					return err
+				}
 			case <-ctx.Done():
 				return errors.New("daemon is stopping")
 			}
+			// The reply waits until the old workers are gone (or the
+			// control connection's budget is nearly spent).
+			return recycle(controlTimeout - 5*time.Second)
 		},
 		stop: cancel,
 	}
@@ -208,7 +226,9 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			reload()
+			if reload() == nil {
+				go recycle(10 * time.Minute)
+			}
 		case done := <-reloads:
 			done <- reload()
 		case <-tick:
