@@ -40,7 +40,8 @@
 //	WRITE(id, bytes)           ───────►                       body bytes, any number
 //	FLUSH(id)                  ───────►                       push what was written to Apache
 //	END(id, result, kv, kv)    ───────►                       worker is free again
-//	                           ◄───────  CONTROL(0, cmd, kv)  between requests only
+//	                           ◄───────  CONTROL(0, cmd, kv)  between requests only,
+//	                                                          e.g. right before a REQUEST
 //	                           ◄───────  SHUTDOWN(0)          finish, run cleanups, exit 0
 //
 // Body back-pressure is pull-based: the daemon sends a BODY frame only in
@@ -61,6 +62,22 @@
 //	REPLY    (d→w) u32 status (0 ok, else error) | kv results (on error: "error" → message)
 //	CONTROL  (d→w) str command | kv arguments
 //	SHUTDOWN (d→w) empty
+//
+// CONTROL commands:
+//
+//	modules.invalidate   site modules to drop, sent in the same write as the
+//	                     worker's next REQUEST (dispatch/modules.go); args, repeated:
+//	                     "changed" → file that changed on disk, "dependent" → file of a
+//	                     module that depends on one (transitively), "rescan" → "1" when
+//	                     files appeared or vanished in a watched directory (forget the
+//	                     cached name → file resolutions). Stale modules are reloaded on
+//	                     their next import by a request with PythonAutoReload On.
+//
+// END's info may carry, besides the keys below, one ("module", JSON object) entry
+// per site module loaded, reloaded, or given new dependencies during the request:
+// {"file", "name", "generation", "deps": [files], "mtime_ns", "size", "ino",
+// "loaded": unix seconds, "reason"}; the stat fields are those of the file as the
+// worker read it, so that a change before the daemon watched it is still seen.
 //
 // END's result tells the daemon what is left to do (mod_python.md §2.5):
 //

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mpgate/mpgate/config"
 	"github.com/mpgate/mpgate/fcgi"
+	"github.com/mpgate/mpgate/importer"
 )
 
 // Options configures a Server. Zero values mean the documented defaults.
@@ -71,6 +72,12 @@ type Options struct {
 	Defines []string
 	// Logger receives the daemon's log; nil discards.
 	Logger *slog.Logger
+	// Watch says how changed site modules are noticed: "auto" (inotify,
+	// polling where that fails; the default), "poll" or "off" (modules are
+	// never reloaded in place, as in Debian's mod_python 3.5).
+	Watch string
+	// PollInterval is the polling period where files are polled. Default 1 s.
+	PollInterval time.Duration
 
 	defaultInterp string
 }
@@ -116,6 +123,12 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Watch == "" {
+		o.Watch = "auto"
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
 }
 
 func (o *Options) minIdle(interp string) int {
@@ -139,6 +152,9 @@ type Server struct {
 
 	callsMu sync.RWMutex // guards calls
 	calls   map[string]CallFunc
+
+	watcher *importer.Watcher  // nil when Watch is "off"
+	modules *importer.Registry // the site modules each worker has loaded; nil when Watch is "off"
 
 	wireMu    sync.Mutex // guards wire
 	wire      map[*config.Merged]*wireConfig
@@ -168,6 +184,14 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, boot: boot, pools: make(map[string]*Pool),
 		wire: make(map[*config.Merged]*wireConfig), calls: make(map[string]CallFunc)}
+	if opts.Watch != "off" {
+		w, err := importer.NewWatcher(importer.Options{Mode: opts.Watch, PollInterval: opts.PollInterval, Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		s.watcher = w
+		s.modules = importer.NewRegistry(w, opts.Logger)
+	}
 	s.SetConfig(cfg)
 	return s, nil
 }
@@ -210,6 +234,9 @@ func (s *Server) pool(interp string) (*Pool, error) {
 	p := s.pools[interp]
 	if p == nil {
 		spec := &workerSpec{python: s.opts.Python, boot: s.boot, interp: interp, env: s.opts.Env, cred: s.opts.Credential, log: s.log}
+		if s.modules != nil {
+			spec.onExit = func(w *worker) { s.modules.Forget(w.owner) }
+		}
 		p = newPool(interp, spec, &s.opts)
 		s.pools[interp] = p
 	}
@@ -235,6 +262,10 @@ func (s *Server) Close() error {
 		}()
 	}
 	wg.Wait()
+	if s.modules != nil {
+		s.modules.Close()
+		s.watcher.Close()
+	}
 	return nil
 }
 
@@ -470,7 +501,14 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 		cfgJSON = wc.json
 	}
 	x.frame = appendRequestFCGI(x.frame[:0], wc.id, cfgJSON, x.r.Params, x.meta)
-	if err := wk.send(FrameRequest, uint32(x.id), x.frame); err != nil {
+	// Modules the worker must drop before this request go in the same write.
+	var prefix []byte
+	if x.s.modules != nil {
+		if inv, ok := x.s.modules.Take(wk.owner); ok {
+			prefix = appendInvalidation(nil, inv)
+		}
+	}
+	if err := wk.sendAfter(prefix, FrameRequest, uint32(x.id), x.frame); err != nil {
 		wk.configs.forget(wc.id)
 		wk.kill()
 		return false, fmt.Errorf("%w: %w", errNotDelivered, err)
@@ -555,6 +593,7 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 			if err != nil {
 				return false, err
 			}
+			x.reportModules(e.Info)
 			if !x.refused {
 				x.finish(e)
 			}

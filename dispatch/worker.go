@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mpgate/mpgate/importer"
 )
 
 // ErrWorkerGone is returned when a worker process exits or closes its
@@ -30,6 +32,11 @@ const (
 	exitBootError     = 3 // the runtime could not start (bad Python, import error in the runtime)
 	exitProtocolError = 4 // the worker received a malformed frame or lost the daemon mid-request
 )
+
+// orphanSocketGrace is how long after a worker's exit the daemon closes its
+// end of the protocol socket, for the case where a process the worker forked
+// still holds the other end.
+const orphanSocketGrace = time.Second
 
 // helloTimeout bounds a worker's start-up, from exec to HELLO.
 const helloTimeout = 30 * time.Second
@@ -50,10 +57,11 @@ type worker struct {
 	wmu  sync.Mutex // guards wbuf and writes to conn (a SHUTDOWN may race a request's frames)
 	wbuf []byte
 
-	configs  configCache // config ids this worker holds
-	served   int         // requests served
-	epoch    int         // the pool's epoch when it started (guarded by the pool's mu)
-	lastUsed time.Time   // when it was last given back to the pool
+	configs  configCache    // config ids this worker holds
+	served   int            // requests served
+	epoch    int            // the pool's epoch when it started (guarded by the pool's mu)
+	owner    importer.Owner // the worker's key in the module registry
+	lastUsed time.Time      // when it was last given back to the pool
 
 	exited   chan struct{} // closed when the process has been reaped
 	waitErr  error         // the process's exit status; valid after exited is closed
@@ -68,6 +76,7 @@ type workerSpec struct {
 	env    []string
 	cred   *syscall.Credential
 	log    *slog.Logger
+	onExit func(*worker) // called once the process has been reaped
 }
 
 // startWorker execs a worker and waits for its HELLO.
@@ -121,10 +130,19 @@ func startWorker(spec *workerSpec, id int) (*worker, error) {
 	}
 	w.fr = NewFrameReader(w.br)
 	go w.logOutput(outR)
+	w.owner = importer.Owner{Interpreter: spec.interp, Worker: id, PID: w.pid}
 	go func() {
 		w.waitErr = cmd.Wait()
 		close(w.exited)
-		conn.Close() // unblocks a request goroutine reading from a dead worker
+		// The kernel closed the worker's end of the socket: a request
+		// goroutine reading sees ECONNRESET if its REQUEST was never read
+		// (so it may run elsewhere) or EOF. Closing our end here would
+		// hide that difference; close it only if some other process (a
+		// fork of the worker) still holds the worker's end.
+		time.AfterFunc(orphanSocketGrace, func() { conn.Close() })
+		if spec.onExit != nil {
+			spec.onExit(w)
+		}
 	}()
 
 	conn.SetDeadline(time.Now().Add(helloTimeout))
@@ -193,8 +211,13 @@ func (w *worker) logOutput(r io.ReadCloser) {
 
 // send writes one frame.
 func (w *worker) send(t FrameType, id uint32, payload []byte) error {
+	return w.sendAfter(nil, t, id, payload)
+}
+
+// sendAfter writes prefix (whole encoded frames) and one frame in one write.
+func (w *worker) sendAfter(prefix []byte, t FrameType, id uint32, payload []byte) error {
 	w.wmu.Lock()
-	w.wbuf = AppendFrame(w.wbuf[:0], t, id, payload)
+	w.wbuf = AppendFrame(append(w.wbuf[:0], prefix...), t, id, payload)
 	_, err := w.conn.Write(w.wbuf)
 	w.wmu.Unlock()
 	if err != nil {

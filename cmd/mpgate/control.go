@@ -1,5 +1,6 @@
 // This file is the daemon's control socket (RUN-DIR/control.sock) and the
-// commands that use it: `mpgate status`, `mpgate reload`, `mpgate stop`.
+// commands that use it: `mpgate status`, `mpgate reload`, `mpgate stop`,
+// `mpgate modules`.
 // The protocol is one command line from the client, one JSON object back.
 
 package main
@@ -31,6 +32,27 @@ type controlReply struct {
 	Config  string                    `json:"config,omitempty"`
 	Uptime  string                    `json:"uptime,omitempty"`
 	Pools   map[string]map[string]int `json:"pools,omitempty"`
+	Watch   string                    `json:"watch,omitempty"`
+	Workers []workerModules           `json:"workers,omitempty"` // for "modules"
+}
+
+// workerModules is one worker's site modules in a "modules" reply.
+type workerModules struct {
+	Interpreter string       `json:"interpreter"`
+	Worker      int          `json:"worker"`
+	PID         int          `json:"pid"`
+	Modules     []moduleInfo `json:"modules"`
+}
+
+// moduleInfo is one loaded site module.
+type moduleInfo struct {
+	File       string    `json:"file"`
+	Name       string    `json:"name"`
+	Generation int       `json:"generation"`
+	Loaded     time.Time `json:"loaded"`
+	Reason     string    `json:"reason,omitempty"`
+	Stale      bool      `json:"stale,omitempty"`
+	Deps       []string  `json:"deps,omitempty"`
 }
 
 // controlTimeout bounds one control connection; a reload's reply waits for
@@ -39,12 +61,13 @@ const controlTimeout = 60 * time.Second
 
 // controlServer answers control commands for a running daemon.
 type controlServer struct {
-	ln     net.Listener
-	log    *slog.Logger
-	status func() controlReply
-	reload func() error
-	stop   func()
-	wg     sync.WaitGroup
+	ln      net.Listener
+	log     *slog.Logger
+	status  func() controlReply
+	modules func() controlReply
+	reload  func() error
+	stop    func()
+	wg      sync.WaitGroup
 }
 
 // listenControl opens RUN-DIR/control.sock, usable by the daemon's user only.
@@ -90,6 +113,8 @@ func (cs *controlServer) handle(c net.Conn) {
 	switch cmd := strings.TrimSpace(line); cmd {
 	case "status":
 		rep = cs.status()
+	case "modules":
+		rep = cs.modules()
 	case "reload":
 		if err := cs.reload(); err != nil {
 			rep = controlReply{Error: err.Error()}
@@ -100,7 +125,7 @@ func (cs *controlServer) handle(c net.Conn) {
 		rep = controlReply{OK: true}
 		defer cs.stop()
 	default:
-		rep = controlReply{Error: fmt.Sprintf("unknown command %q (want status, reload or stop)", cmd)}
+		rep = controlReply{Error: fmt.Sprintf("unknown command %q (want status, modules, reload or stop)", cmd)}
 	}
 	cs.log.Info("control command", "cmd", strings.TrimSpace(line), "ok", rep.OK)
 	json.NewEncoder(c).Encode(rep)
@@ -128,8 +153,30 @@ func controlCommands() []*cli.Command {
 			},
 		}
 	}
+	modules := &cli.Command{
+		Name:  "modules",
+		Usage: "list the site modules each worker has loaded: file, name, generation, load time, dependencies",
+		Flags: []cli.Flag{runDir, &cli.BoolFlag{Name: "json", Usage: "print the daemon's JSON reply"}},
+		Action: func(c *cli.Context) error {
+			rep, err := sendControl(c.String("run-dir"), "modules")
+			if err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			if !rep.OK {
+				return cli.Exit("mpgate modules: "+rep.Error, 1)
+			}
+			if c.Bool("json") {
+				out, _ := json.MarshalIndent(rep, "", "  ")
+				fmt.Fprintln(c.App.Writer, string(out))
+				return nil
+			}
+			printModules(c.App.Writer, rep)
+			return nil
+		},
+	}
 	return []*cli.Command{
 		mk("status", "show the running daemon's pid, configuration and worker pools"),
+		modules,
 		mk("reload", "make the running daemon re-read its configuration and replace its workers, new before old (like SIGHUP)"),
 		mk("stop", "stop the running daemon gracefully (like SIGTERM)"),
 	}
@@ -155,4 +202,27 @@ func sendControl(run, cmd string) (*controlReply, error) {
 		return nil, fmt.Errorf("reading the daemon's reply: %w", err)
 	}
 	return &rep, nil
+}
+
+// printModules writes a "modules" reply for people: one block per worker,
+// one line per module, its dependencies indented below it.
+func printModules(w io.Writer, rep *controlReply) {
+	fmt.Fprintf(w, "watching: %s\n", rep.Watch)
+	if len(rep.Workers) == 0 {
+		fmt.Fprintln(w, "no worker has loaded a site module")
+	}
+	for _, wm := range rep.Workers {
+		fmt.Fprintf(w, "\ninterpreter %q, worker %d (pid %d): %d module(s)\n", wm.Interpreter, wm.Worker, wm.PID, len(wm.Modules))
+		for _, m := range wm.Modules {
+			state := ""
+			if m.Stale {
+				state = " STALE (reloads on next use)"
+			}
+			fmt.Fprintf(w, "  %s  %s  generation %d  loaded %s (%s)%s\n", m.File, m.Name, m.Generation,
+				m.Loaded.Local().Format("2006-01-02 15:04:05.000"), m.Reason, state)
+			for _, d := range m.Deps {
+				fmt.Fprintf(w, "      imports %s\n", d)
+			}
+		}
+	}
 }

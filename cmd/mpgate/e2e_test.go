@@ -88,10 +88,17 @@ func preview(t *testing.T, conf, via string) *apachetest.Server {
 // Apache's error log (mpgate's included) is logs/error.log.
 func previewRun(t *testing.T, conf, via string) (*apachetest.Server, string) {
 	t.Helper()
+	return previewRunArgs(t, conf, via)
+}
+
+// previewRunArgs is previewRun with extra preview flags (--watch ...).
+func previewRunArgs(t *testing.T, conf, via string, extra ...string) (*apachetest.Server, string) {
+	t.Helper()
 	for attempt := 0; ; attempt++ {
 		port := apachetest.FreePort(t)
 		run := apachetest.TempDir(t)
-		cmd := exec.Command(mpgateBin, "preview", conf, "--listen", "127.0.0.1:"+strconv.Itoa(port), "--via", via, "--run-dir", run)
+		args := append([]string{"preview", conf, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--via", via, "--run-dir", run}, extra...)
+		cmd := exec.Command(mpgateBin, args...)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -189,6 +196,9 @@ var siteCases = []diffCase{
 	{method: "GET", path: "/dbg/broken.py"},
 	{method: "GET", path: "/stack/x"},
 	{method: "GET", path: "/stack/x?stop"},
+	{method: "GET", path: "/imp/x"},
+	{method: "GET", path: "/imp/x?missing"},
+	{method: "GET", path: "/imp/x?broken"},
 }
 
 // normalizeTraceback reduces the frames of mod_python's own dispatcher in a

@@ -97,7 +97,7 @@ func closeInheritedFDs() {
 // serveArgs rebuilds the flags a started daemon gets.
 func serveArgs(c *cli.Context) []string {
 	args := []string{"serve"}
-	for _, name := range []string{"config", "server-root", "server-name", "log-level", "run-dir", "socket", "state-dir", "python", "user", "socket-group"} {
+	for _, name := range []string{"config", "server-root", "server-name", "log-level", "run-dir", "socket", "state-dir", "python", "user", "socket-group", "watch"} {
 		if v := c.String(name); v != "" {
 			if name == "config" || name == "run-dir" || name == "state-dir" || name == "socket" {
 				if abs, err := filepath.Abs(v); err == nil {
@@ -118,6 +118,9 @@ func serveArgs(c *cli.Context) []string {
 	}
 	if v := c.Duration("request-timeout"); v > 0 {
 		args = append(args, "--request-timeout", v.String())
+	}
+	if v := c.Duration("poll-interval"); v > 0 {
+		args = append(args, "--poll-interval", v.String())
 	}
 	if v := c.Int64("max-body"); v != 0 {
 		args = append(args, "--max-body", strconv.FormatInt(v, 10))

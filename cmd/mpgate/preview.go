@@ -83,6 +83,8 @@ func previewCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, Usage: "`NAME` defined as with apache2 -D, for Apache and mpgate (repeatable)"},
 			&cli.StringFlag{Name: "server-root", Usage: "ServerRoot for the site's relative paths (default /etc/apache2 if it exists, else SITE.conf's directory)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "the daemon's log level: debug, info, warn or error"},
+			&cli.StringFlag{Name: "watch", Value: "auto", Usage: "the daemon's --watch: auto, poll or off"},
+			&cli.StringFlag{Name: "poll-interval", Value: "1s", Usage: "the daemon's --poll-interval"},
 		},
 		Action: runPreview,
 	}
@@ -99,6 +101,7 @@ type previewer struct {
 	python     string
 	defines    []string
 	logLevel   string
+	watch      []string // the daemon's --watch and --poll-interval
 	out, errw  io.Writer
 
 	dir     string // everything preview writes
@@ -130,6 +133,7 @@ func runPreview(c *cli.Context) error {
 		python:   f.String("python"),
 		defines:  f.StringSlice("define"),
 		logLevel: f.String("log-level"),
+		watch:    []string{"--watch", f.String("watch"), "--poll-interval", f.String("poll-interval")},
 		out:      c.App.Writer,
 		errw:     &previewLockedWriter{w: c.App.ErrWriter},
 		uid:      -1,
@@ -480,7 +484,7 @@ func (p *previewer) writeConfig() (string, error) {
 	// The daemon reads SITE.conf alone; the ServerName of the server
 	// configuration written around it is passed so that interpreter names
 	// and req.server match what Apache (and mod_python) use.
-	args := []string{"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}
+	args := append([]string{"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}, p.watch...)
 	res, err := rewrite.Site(p.site, rewrite.Options{
 		OutDir:     filepath.Join(p.dir, "site"),
 		Via:        p.via,
@@ -619,6 +623,7 @@ const previewServerName = "127.0.0.1"
 func (p *previewer) serveArgs() []string {
 	args := []string{"serve", "--config", p.site, "--run-dir", p.run, "--server-root", p.serverRoot,
 		"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}
+	args = append(args, p.watch...)
 	return append(args, previewDefineArgs(p.defines)...)
 }
 

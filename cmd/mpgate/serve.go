@@ -73,6 +73,13 @@ func serve(c *cli.Context) error {
 		MaxBodyBytes:   c.Int64("max-body"),
 		Defines:        c.StringSlice("define"),
 		Logger:         log,
+		Watch:          c.String("watch"),
+		PollInterval:   c.Duration("poll-interval"),
+	}
+	switch opts.Watch {
+	case "auto", "poll", "off":
+	default:
+		return cli.Exit(fmt.Sprintf("--watch %q: want auto, poll or off", opts.Watch), 2)
 	}
 	if os.Geteuid() == 0 {
 		cred, err := credentialOf(c.String("user"))
@@ -190,6 +197,18 @@ func serve(c *cli.Context) error {
 			}
 			return controlReply{OK: true, PID: os.Getpid(), Version: version, Config: c.String("config"),
 				Uptime: time.Since(started).Round(time.Second).String(), Pools: pools}
+		},
+		modules: func() controlReply {
+			rep := controlReply{OK: true, Watch: d.WatchMode()}
+			for _, om := range d.Modules() {
+				wm := workerModules{Interpreter: om.Owner.Interpreter, Worker: om.Owner.Worker, PID: om.Owner.PID}
+				for _, m := range om.Modules {
+					wm.Modules = append(wm.Modules, moduleInfo{File: m.File, Name: m.Name, Generation: m.Generation,
+						Loaded: m.Loaded, Reason: m.Reason, Stale: m.Stale, Deps: m.Deps})
+				}
+				rep.Workers = append(rep.Workers, wm)
+			}
+			return rep
 		},
 		reload: func() error {
 			done := make(chan error, 1)

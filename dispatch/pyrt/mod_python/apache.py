@@ -8,10 +8,11 @@ PythonDebug error page behave as there (mod_python.md §2). mpgate.worker calls
 HandlerDispatch once per phase with the request object of mpgate.request.
 
 Deliberate differences, each marked where it is made:
-  * import_module loads a module file found in a site directory once per
-    worker, keyed by its absolute path, and does not register it in
-    sys.modules under its bare name (two index.py in two directories are two
-    modules); autoreload is not implemented yet.
+  * import_module is mod_python 3.3's (mpgate.importer): site modules are
+    keyed by file path, not entered in sys.modules (two index.py in two
+    directories are two modules), and reloaded into new module objects
+    when the daemon reports a change (3.5.0.x reloads nothing); the
+    dispatcher searches the handler's directory first.
   * a silent handler entry (PythonHandlerModule) whose module lacks the
     callable is skipped instead of failing with UnboundLocalError
     (grisha/mod_python#74).
@@ -22,11 +23,8 @@ Deliberate differences, each marked where it is made:
 """
 
 import importlib
-import importlib.machinery
-import importlib.util
 import os
 import sys
-import sysconfig
 import threading
 import time
 import traceback
@@ -35,6 +33,7 @@ from html import escape
 from typing import Any, List, Optional
 
 import _apache
+from mpgate import importer as _importer
 
 # Cache for values of PythonPath that have been seen already: each distinct
 # string is evaluated once per worker (mod_python.md §1.3).
@@ -90,6 +89,7 @@ class CallBack:
                             newpath = eval(pathstring, globals())
                             _path_cache[pathstring] = None
                             sys.path[:] = newpath
+                            _importer.forget_resolutions()
                 else:
                     if not hlist.is_location:
                         directory = hlist.directory
@@ -97,14 +97,15 @@ class CallBack:
                             with _path_cache_lock:
                                 if directory not in sys.path:
                                     sys.path[:0] = [directory]
+                                    _importer.forget_resolutions()
 
                 autoreload = True
                 if "PythonAutoReload" in config:
                     autoreload = config["PythonAutoReload"] == "1"
 
-                global _handler_directory
-                _handler_directory = None if hlist.is_location else hlist.directory
-                module = import_module(module_name, autoreload=autoreload, log=debug)
+                # mpgate: the handler's directory and root for the importer
+                _importer.enter_handler(req, hlist)
+                module = _import_module(module_name, autoreload, debug, None, True)
 
                 # find the object
                 obj = None
@@ -258,147 +259,67 @@ def _strip_runtime_frames(evalue: Any, etb: Any) -> Any:
 # import_module
 
 
-def _norm_dir(d: str) -> str:
-    """Returns a directory as an absolute, normalised path."""
-    return os.path.normcase(os.path.abspath(d or os.curdir))
+# The directories of the standard library and installed packages: modules
+# found there are imported normally and never reloaded (mpgate.importer).
+_INSTALLED_DIRS = _importer.INSTALLED_DIRS
 
 
-def _installed_dirs() -> frozenset:
-    """Returns the directories of the standard library and installed
-    packages: the interpreter's own sys.path when this module is first
-    imported (bootstrap.py has removed mpgate's directory from it) plus the
-    sysconfig paths."""
-    dirs = set()
-    for d in sys.path:
-        if d:
-            dirs.add(_norm_dir(d))
-    paths = sysconfig.get_paths()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        if paths.get(key):
-            dirs.add(_norm_dir(paths[key]))
-    return frozenset(dirs)
+def import_module(module_name: str, autoreload: Any = None, log: Any = None,
+                  path: Optional[List[str]] = None) -> types.ModuleType:
+    """Returns the module named module_name, importing it if needed, with
+    mod_python 3.3's semantics (Doc/modpython4.tex, import_module).
 
-
-_INSTALLED_DIRS = _installed_dirs()
-
-# Packages served by the worker's own import hook; always imported normally.
-_OWN_PACKAGES = frozenset(("mod_python", "mpgate", "_apache"))
-
-# Modules loaded from site directories, by absolute file path.
-_site_modules = {}  # type: dict
-
-# Where a (module name, path, handler directory) was found: the site file, or
-# None for the normal import system. Like sys.modules in mod_python, a name
-# once resolved is not searched for again (until the reloading importer).
-_resolved = {}  # type: dict
-
-# The directory of the handler being dispatched (hlist.directory), searched by
-# import_module before sys.path; None for Location handlers.
-_handler_directory = None  # type: Optional[str]
-
-
-def _find_site_file(module_name: str, path: Optional[List[str]]) -> Optional[str]:
-    """Returns the absolute path of module_name's .py file when the first
-    place it is found in is a site directory (not the standard library or an
-    installed package), else None."""
-    dirs = []  # type: List[str]
-    if path:
-        dirs.extend(path)
-    if _handler_directory:
-        dirs.append(_handler_directory)
-    dirs.extend(sys.path)
-    seen = set()
-    for d in dirs:
-        if not isinstance(d, str):
-            continue
-        nd = _norm_dir(d)
-        if nd in seen:
-            continue
-        seen.add(nd)
-        try:
-            spec = importlib.machinery.PathFinder.find_spec(module_name, [nd])
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None:
-            continue
-        if nd in _INSTALLED_DIRS:
-            return None
-        origin = spec.origin
-        if (spec.submodule_search_locations is None and origin
-                and origin.endswith(".py") and os.path.isfile(origin)):
-            return os.path.abspath(origin)
-        return None
-    return None
-
-
-def import_module(module_name: str, autoreload: Any = 1, log: Any = 0, path: Optional[List[str]] = None) -> types.ModuleType:
-    """Returns the module named module_name, importing it if needed
-    (mod_python.md §4.2).
-
-    A plain module file found first in a site directory (path, then the
-    handler's directory, then sys.path) is loaded once per worker, keyed by
-    its absolute path, and is not entered in sys.modules under its bare name;
-    packages, dotted names and modules of the standard library or of
-    installed packages go through the normal import system. autoreload is
-    accepted but modules are not reloaded yet (mpgate's importer will).
-    With log true a "(Re)importing module" notice is logged on import.
+    module_name is a module name (dotted allowed) or a file reference: an
+    absolute path, "~/x.py" (the handler root), "./x.py" or "../x.py"
+    (relative to the calling site module), or "dir/module". A site module
+    (a source file outside the standard library and installed packages) is
+    loaded by mpgate.importer, keyed by its path, not entered in
+    sys.modules, and reloaded when the daemon reports it changed and
+    autoreload is true (None: the request's PythonAutoReload, default On).
+    Any other name is imported normally (importlib.import_module) and never
+    reloaded. A name is searched for in path, the calling site module's
+    directory and __mp_path__, PythonOption mod_python.importer.path, the
+    handler's directory, then sys.path; for a file reference path becomes
+    the module's __mp_path__. With log true (None: PythonDebug) a
+    (re)import logs mod_python's "(Re)importing module" notice.
     """
+    return _import_module(module_name, autoreload, log, path, False)
+
+
+def _import_module(module_name: str, autoreload: Any, log: Any, path: Optional[List[str]],
+                   dispatcher: bool) -> types.ModuleType:
+    """import_module; dispatcher is true for the handler module the
+    dispatcher imports (no importing module; the handler's directory is
+    searched first, as 3.3's dispatcher passed it as path)."""
     if not isinstance(module_name, str):
         raise TypeError("module name must be a string, not %s" % type(module_name).__name__)
+    if log is None:
+        log = _importer.current_debug()
 
-    key = None  # type: Any
-    site_file = None
-    if module_name and "." not in module_name and module_name not in _OWN_PACKAGES:
-        key = (module_name, tuple(path) if path else None, _handler_directory)
-        try:
-            site_file = _resolved[key]
-        except KeyError:
-            site_file = _find_site_file(module_name, path)
-            if site_file is not None:
-                _resolved[key] = site_file
-        except TypeError:  # unhashable path entries: no caching
-            key = None
-            site_file = _find_site_file(module_name, path)
-
-    if site_file is None:
-        if module_name not in sys.modules and log:
+    def notice() -> None:
+        if log:
             _log_import(module_name, path)
-        module = importlib.import_module(module_name)
-        if key is not None:
-            _resolved[key] = None
-        if "__mtime__" not in module.__dict__:
-            try:
-                module.__mtime__ = module_mtime(module)
-            except (AttributeError, TypeError):
-                pass
+
+    module, site = _importer.import_module(module_name, autoreload=autoreload, path=path,
+                                           dispatcher=dispatcher, notice=notice)
+    if site:
         return module
 
-    module = _site_modules.get(site_file)
-    if module is not None:
-        return module
-
-    # A module the handler imported itself ("import helpers") is the same
-    # file: reuse it rather than run the file twice.
-    existing = sys.modules.get(module_name)
-    if existing is not None:
-        f = getattr(existing, "__file__", None)
-        if f and os.path.abspath(f) == site_file:
-            return existing
-
-    if log:
+    if module_name not in sys.modules and log:
         _log_import(module_name, path)
-    spec = importlib.util.spec_from_file_location(module_name, site_file)
-    if spec is None or spec.loader is None:
-        raise ImportError("No module named '%s'" % module_name, name=module_name)
-    module = importlib.util.module_from_spec(spec)
-    _site_modules[site_file] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del _site_modules[site_file]
-        raise
-    module.__mtime__ = module_mtime(module)
+    module = importlib.import_module(module_name)
+    if "__mtime__" not in module.__dict__:
+        try:
+            module.__mtime__ = module_mtime(module)
+        except (AttributeError, TypeError):
+            pass
     return module
+
+
+def freeze_modules() -> None:
+    """Disables the reloading of site modules for the life of the worker
+    (mod_python 3.3; e.g. PythonImport mod_python.apache::freeze_modules)."""
+    _importer.freeze_modules()
 
 
 def _log_import(module_name: str, path: Optional[List[str]]) -> None:

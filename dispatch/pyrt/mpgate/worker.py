@@ -1,6 +1,8 @@
 """The worker process: says HELLO, then serves REQUEST frames one at a time
 through mod_python's dispatcher, obeys CONTROL between requests and exits on
-SHUTDOWN (the message flow of mpgate.proto).
+SHUTDOWN (the message flow of mpgate.proto). Site modules are loaded and
+reloaded by mpgate.importer: CONTROL modules.invalidate marks them stale, and
+END reports the ones a request loaded.
 
 The daemon starts it as ``/usr/bin/python3 -s <dir>/bootstrap.py`` with the
 protocol socket on fd 3, stdout/stderr piped to its log, and the environment
@@ -25,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import _apache
 from mod_python import apache
 
-from . import proto
+from . import importer, proto, sitepickle
 from .request import (KNOWN_STATUSES, CallError, Exchange, ExchangeError, SiteConfig, _log_lines, mp_hlist,
                       mp_request, mp_server)
 
@@ -44,6 +46,10 @@ CONFIG_CACHE_SIZE = 64
 # OUT_BUFFER_LIMIT is how many bytes of queued frames make the worker write
 # to the socket before the next flush point.
 OUT_BUFFER_LIMIT = 64 * 1024
+
+# CONTROL_INVALIDATE is the CONTROL command that marks site modules stale
+# (dispatch/proto.go).
+CONTROL_INVALIDATE = "modules.invalidate"
 
 # The content handlers mod_python answers for (mod_python.c PythonHandler).
 _PYTHON_HANDLERS = ("mod_python", "python-program")
@@ -240,10 +246,13 @@ class Worker:
             return EXIT_PROTOCOL_ERROR
 
     def handle_control(self, frame: proto.Frame) -> None:
-        """Obeys a CONTROL frame; no command is defined yet, so every one is
-        logged as unknown."""
+        """Obeys a CONTROL frame: modules.invalidate marks site modules stale
+        (mpgate.importer); any other command is logged as unknown."""
         c = proto.parse_control(frame.payload)
-        self.log(apache.APLOG_WARNING, "mpgate worker: unknown CONTROL command %r" % c.command)
+        if c.command == CONTROL_INVALIDATE:
+            importer.invalidate(c.args)
+        else:
+            self.log(apache.APLOG_WARNING, "mpgate worker: unknown CONTROL command %r" % c.command)
         self.channel.flush()
 
     def shutdown(self) -> None:
@@ -316,6 +325,7 @@ class Worker:
         req = mp_request(ex, config, r.params, meta, self.interpreter, self._log_sink)
         end = None  # type: Optional[Tuple[int, List[Tuple[str, str]], List[Tuple[Any, Any]]]]
         try:
+            importer.begin_request(req)
             result = self.run_content_phase(req)
             end = self.finish(req, result)
         except ExchangeError:
@@ -332,8 +342,11 @@ class Worker:
             self._run_cleanups(req)
             for s in self.streams:
                 s.end_request(ex)
+        # The site modules this request loaded, reloaded or gave new
+        # dependencies, for the daemon to watch (dispatch/modules.go).
+        modules = importer.end_request()
         if end is not None:
-            ex.end(*end)
+            ex.end(end[0], end[1] + modules, end[2])
 
     def run_content_phase(self, req: mp_request) -> int:
         """Runs PythonHandler when req.handler is mod_python's, else
@@ -463,6 +476,13 @@ def main() -> int:
         _stderr("mpgate worker %s: protocol socket on fd %d: %s" % (worker_id, PROTOCOL_FD, e))
         return EXIT_BOOT_ERROR
     sock.setblocking(True)
+    # Processes a handler starts must not hold the protocol socket: the
+    # daemon learns of this worker's death by the socket closing.
+    sock.set_inheritable(False)
+    # Before any site code runs: `import` in site modules and pickling of
+    # their classes go through mpgate's importer.
+    importer.install_import_hooks()
+    sitepickle.install()
     worker = Worker(Channel(sock), interpreter, worker_id)
     _worker = worker
     out = _LogStream(worker, apache.APLOG_WARNING, sys.__stdout__, "<stdout>")

@@ -132,6 +132,11 @@ class Response:
     def log_text(self) -> str:
         return "\n".join(m for _, m in self.logs)
 
+    def modules(self) -> List[Dict[str, Any]]:
+        """Returns END's ("module", JSON) info entries, decoded."""
+        assert self.end is not None
+        return [json.loads(v) for k, v in self.end.info if k == "module"]
+
 
 class WorkerProcess:
     """A running worker and the daemon's end of its socket."""
@@ -213,6 +218,16 @@ class WorkerProcess:
                 return resp
             else:
                 raise AssertionError("unexpected frame %s" % proto.frame_type_name(f.type))
+
+    def invalidate(self, changed: Optional[List[str]] = None, dependent: Optional[List[str]] = None,
+                   rescan: bool = False) -> None:
+        """Sends CONTROL modules.invalidate, as the daemon does before the
+        next REQUEST (the worker answers nothing)."""
+        args = [("changed", f) for f in changed or []] + [("dependent", f) for f in dependent or []]
+        if rescan:
+            args.append(("rescan", "1"))
+        c = proto.ControlFrame("modules.invalidate", args)
+        self.send(proto.FRAME_CONTROL, 0, bytes(proto.append_control(bytearray(), c)))
 
     def drain_logs(self) -> List[Tuple[int, int, str]]:
         """Reads LOG frames already sent (e.g. by cleanups) until a frame

@@ -254,6 +254,13 @@ class WorkerTest(unittest.TestCase):
         cls.worker = h.WorkerProcess()
         cls.next_id = 1
         cls.next_conf = 1
+        # Load the handler modules once: the END of the request that first
+        # imports a site module reports it (info "module"), and the tests
+        # below compare whole END frames.
+        for name in ("mptest::second", "hello"):
+            conf = h.config(handlers={"PythonHandler": [entry(name, cls.site)]})
+            cls.worker.request(cls.next_id, conf, conf_id=10000 + cls.next_id, meta_=h.meta("/w", cls.site + "w"))
+            cls.next_id += 1
 
     @classmethod
     def tearDownClass(cls):

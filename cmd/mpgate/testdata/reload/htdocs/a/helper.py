@@ -1,0 +1,4 @@
+import time
+
+VALUE = "v1"
+LOADED = repr(time.time())

@@ -1,0 +1,4 @@
+from . import util
+
+def describe():
+    return "sub sees " + util.VALUE

@@ -1,0 +1,5 @@
+from . import util
+
+
+def describe():
+    return "sub sees " + util.VALUE
