@@ -52,7 +52,7 @@ func (x *exchange) reportModules(info []KV) {
 			Reason: m.Reason,
 		})
 	}
-	if len(mods) > 0 && x.s.modules != nil {
+	if len(mods) > 0 {
 		x.s.modules.Report(x.wk.owner, mods)
 		if !x.wk.alive() {
 			// It exited after END, perhaps before the report: do not keep
@@ -81,9 +81,6 @@ func appendInvalidation(b []byte, inv importer.Invalidation) []byte {
 // Modules reports the site modules every live worker has loaded, for
 // `mpgate modules`.
 func (s *Server) Modules() []importer.OwnerModules {
-	if s.modules == nil {
-		return nil
-	}
 	return s.modules.Snapshot()
 }
 

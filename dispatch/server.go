@@ -154,7 +154,7 @@ type Server struct {
 	calls   map[string]CallFunc
 
 	watcher *importer.Watcher  // nil when Watch is "off"
-	modules *importer.Registry // the site modules each worker has loaded; nil when Watch is "off"
+	modules *importer.Registry // the site modules each worker has loaded
 
 	wireMu    sync.Mutex // guards wire
 	wire      map[*config.Merged]*wireConfig
@@ -190,8 +190,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.watcher = w
-		s.modules = importer.NewRegistry(w, opts.Logger)
 	}
+	// Without a watcher the registry still knows what each worker loaded,
+	// for `mpgate modules`.
+	s.modules = importer.NewRegistry(s.watcher, opts.Logger)
 	s.SetConfig(cfg)
 	return s, nil
 }
@@ -234,9 +236,7 @@ func (s *Server) pool(interp string) (*Pool, error) {
 	p := s.pools[interp]
 	if p == nil {
 		spec := &workerSpec{python: s.opts.Python, boot: s.boot, interp: interp, env: s.opts.Env, cred: s.opts.Credential, log: s.log}
-		if s.modules != nil {
-			spec.onExit = func(w *worker) { s.modules.Forget(w.owner) }
-		}
+		spec.onExit = func(w *worker) { s.modules.Forget(w.owner) }
 		p = newPool(interp, spec, &s.opts)
 		s.pools[interp] = p
 	}
@@ -262,8 +262,8 @@ func (s *Server) Close() error {
 		}()
 	}
 	wg.Wait()
-	if s.modules != nil {
-		s.modules.Close()
+	s.modules.Close()
+	if s.watcher != nil {
 		s.watcher.Close()
 	}
 	return nil
@@ -503,10 +503,8 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 	x.frame = appendRequestFCGI(x.frame[:0], wc.id, cfgJSON, x.r.Params, x.meta)
 	// Modules the worker must drop before this request go in the same write.
 	var prefix []byte
-	if x.s.modules != nil {
-		if inv, ok := x.s.modules.Take(wk.owner); ok {
-			prefix = appendInvalidation(nil, inv)
-		}
+	if inv, ok := x.s.modules.Take(wk.owner); ok {
+		prefix = appendInvalidation(nil, inv)
 	}
 	if err := wk.sendAfter(prefix, FrameRequest, uint32(x.id), x.frame); err != nil {
 		wk.configs.forget(wc.id)

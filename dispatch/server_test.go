@@ -532,3 +532,91 @@ func TestRecycle(t *testing.T) {
 		t.Errorf("after recycle: %d live workers, want at most MaxWorkers=3", st[0])
 	}
 }
+
+const reloadConf = `
+DocumentRoot @DIR@
+<Directory @DIR@/app>
+    SetHandler mod_python
+    PythonHandler page
+</Directory>
+`
+
+var reloadFiles = map[string]string{
+	"app/page.py": "import dep\nfrom mod_python import apache\n\ndef handler(req):\n    req.write(dep.VALUE)\n    return apache.OK\n",
+	"app/dep.py":  "VALUE = 'one'\n",
+}
+
+// TestModuleReload: a changed dependency reaches the next requests of every
+// worker, and Modules lists what the workers loaded.
+func TestModuleReload(t *testing.T) {
+	s := newTestSite(t, reloadConf, reloadFiles, Options{MaxWorkers: 2})
+	get := func() string { return string(s.do(t, "GET", "/app/x", "app/x", "", nil).Body) }
+	// Two workers load the modules.
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if b := get(); b != "one" {
+				t.Errorf("before the edit: %q", b)
+			}
+		}()
+	}
+	wg.Wait()
+	dep := filepath.Join(s.dir, "app", "dep.py")
+	listed := false
+	for _, om := range s.d.Modules() {
+		for _, m := range om.Modules {
+			if m.File == filepath.Join(s.dir, "app", "page.py") && len(m.Deps) == 1 && m.Deps[0] == dep {
+				listed = true
+			}
+		}
+	}
+	if !listed {
+		t.Fatalf("Modules() = %+v; want page.py importing dep.py", s.d.Modules())
+	}
+
+	tmp := dep + ".new"
+	os.WriteFile(tmp, []byte("VALUE = 'two'\n"), 0o644)
+	if err := os.Rename(tmp, dep); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for get() != "two" {
+		if time.Now().After(deadline) {
+			t.Fatal("the edit of dep.py never showed")
+		}
+		runtime.Gosched()
+	}
+	// Once seen, every worker answers with the new code.
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if b := get(); b != "two" {
+				t.Errorf("after the edit was seen: %q", b)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestModuleReloadOff: with Watch "off" loaded code stays, as in Debian's
+// mod_python 3.5, and Modules still lists it.
+func TestModuleReloadOff(t *testing.T) {
+	s := newTestSite(t, reloadConf, reloadFiles, Options{MaxWorkers: 1, Watch: "off"})
+	if b := string(s.do(t, "GET", "/app/x", "app/x", "", nil).Body); b != "one" {
+		t.Fatalf("got %q", b)
+	}
+	mods := s.d.Modules()
+	if s.d.WatchMode() != "off" || len(mods) != 1 || len(mods[0].Modules) != 2 {
+		t.Fatalf("WatchMode %q, Modules %+v; want off, one worker with page.py and dep.py", s.d.WatchMode(), mods)
+	}
+	os.WriteFile(filepath.Join(s.dir, "app", "dep.py"), []byte("VALUE = 'changed'\n"), 0o644)
+	if inv, ok := s.d.modules.Take(mods[0].Owner); ok {
+		t.Fatalf("invalidation pending with Watch off: %+v", inv)
+	}
+	if b := string(s.do(t, "GET", "/app/x", "app/x", "", nil).Body); b != "one" {
+		t.Fatalf("with Watch off the edit showed: %q", b)
+	}
+}
