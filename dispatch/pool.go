@@ -164,9 +164,9 @@ func (p *Pool) put(w *worker, healthy bool) {
 		go w.stop(p.opts.StopGrace)
 		return
 	}
-	if w.epoch < p.epoch {
-		// Replaced by recycle while it served its request: retire it now
-		// that the request is done.
+	if w.retire {
+		// recycle started its replacement while it served its request:
+		// retire it now that the request is done.
 		p.forgetLocked(w)
 		p.mu.Unlock()
 		go w.stop(p.opts.StopGrace)
@@ -310,11 +310,11 @@ func (p *Pool) close() {
 
 // recycle replaces every worker that exists when it is called, one at a
 // time: a new worker is started and given to the pool (or to a waiting
-// request) before an old idle one is stopped; an old worker that is serving
-// a request is retired when the request ends. The pool keeps its size (never
-// above MaxWorkers but for the one new worker starting). It returns when
-// every old worker has exited, or with ctx's error. If a new worker cannot
-// start, the old ones keep serving and the error is returned.
+// request) before one old worker is stopped, if idle, or marked to retire
+// when its request ends. The pool keeps its size and never exceeds
+// MaxWorkers by more than the one worker starting. It returns when every old
+// worker has exited, or with ctx's error. If a new worker cannot start, the
+// remaining old ones keep serving and the error is returned.
 func (p *Pool) recycle(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -329,9 +329,16 @@ func (p *Pool) recycle(ctx context.Context) error {
 			old = append(old, w)
 		}
 	}
-	target := len(old)
 	p.mu.Unlock()
 
+	waitExit := func(w *worker) error {
+		select {
+		case <-w.exited:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("replacing workers of %q: %w", p.name, ctx.Err())
+		}
+	}
 	for {
 		p.mu.Lock()
 		if p.closed || p.epoch != epoch {
@@ -339,36 +346,47 @@ func (p *Pool) recycle(ctx context.Context) error {
 			p.mu.Unlock()
 			break
 		}
-		var oldLeft int
-		var busy *worker
+		var todo, retiring *worker // an old worker still to replace; one retiring
 		for _, w := range old {
-			if _, ok := p.all[w]; ok {
-				oldLeft++
-				busy = w
+			if _, ok := p.all[w]; !ok {
+				continue
+			}
+			if w.retire {
+				retiring = w
+			} else if todo == nil {
+				todo = w
 			}
 		}
-		if oldLeft == 0 {
+		if todo == nil {
 			p.mu.Unlock()
 			break
 		}
-		started := false
-		if fresh := p.live - oldLeft; fresh < target && p.live <= p.opts.MaxWorkers {
-			p.live++
-			id := p.nextID
-			p.nextID++
+		if p.live > p.opts.MaxWorkers && retiring != nil {
+			// Replacements are already one over the bound: let a retiring
+			// worker finish its request first.
 			p.mu.Unlock()
-			nw, err := p.start(id)
-			if err != nil {
-				p.mu.Lock()
-				p.live--
-				p.mu.Unlock()
-				return fmt.Errorf("replacing workers of %q: %w", p.name, err)
+			if err := waitExit(retiring); err != nil {
+				return err
 			}
-			p.put(nw, true)
-			started = true
-			p.mu.Lock()
+			continue
 		}
+		p.live++
+		id := p.nextID
+		p.nextID++
+		p.mu.Unlock()
+		nw, err := p.start(id)
+		if err != nil {
+			p.mu.Lock()
+			p.live--
+			p.mu.Unlock()
+			return fmt.Errorf("replacing workers of %q: %w", p.name, err)
+		}
+		p.put(nw, true)
+
+		// The new worker serves; one old one goes: an idle one now, else
+		// a busy one when its request ends.
 		var victim *worker
+		p.mu.Lock()
 		for i, w := range p.idle {
 			if w.epoch < epoch {
 				victim = w
@@ -377,26 +395,22 @@ func (p *Pool) recycle(ctx context.Context) error {
 				break
 			}
 		}
+		if victim == nil {
+			for _, w := range old {
+				if _, ok := p.all[w]; ok && !w.retire {
+					w.retire = true
+					break
+				}
+			}
+		}
 		p.mu.Unlock()
 		if victim != nil {
 			victim.stop(p.opts.StopGrace)
-			continue
-		}
-		if !started {
-			// Every old worker left is serving a request; it retires
-			// when that ends.
-			select {
-			case <-busy.exited:
-			case <-ctx.Done():
-				return fmt.Errorf("replacing workers of %q: %w", p.name, ctx.Err())
-			}
 		}
 	}
 	for _, w := range old {
-		select {
-		case <-w.exited:
-		case <-ctx.Done():
-			return fmt.Errorf("replacing workers of %q: %w", p.name, ctx.Err())
+		if err := waitExit(w); err != nil {
+			return err
 		}
 	}
 	return nil

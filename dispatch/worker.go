@@ -60,6 +60,7 @@ type worker struct {
 	configs  configCache    // config ids this worker holds
 	served   int            // requests served
 	epoch    int            // the pool's epoch when it started (guarded by the pool's mu)
+	retire   bool           // replaced by recycle: stop when its request ends (guarded by the pool's mu)
 	owner    importer.Owner // the worker's key in the module registry
 	lastUsed time.Time      // when it was last given back to the pool
 
