@@ -27,19 +27,42 @@
 #      interleaved, DUR each).
 #   3. where the time goes: one DUR run at 16 connections per system with CPU time per process role
 #      from /proc (procs.py cpu), and `perf record -a` during one more run of each mpgate system.
+#   4. import (issue 3), its own systems, each fresh, serving the sites in scripts/bench/sites
+#      (`PythonHandler index` in each directory), 16 connections throughout:
+#      a. reload latency, mpgate-proxy and mpgate-fcgid (settled first): `reloadbench edits`
+#         rewrites reload/dep.py (VERSION = N) EDITS times by rename under closed-loop load.
+#      b. no per-request cost: the anchors' bench.sh at 16 connections (WARM, then REPS x DUR,
+#         interleaved) over a handler importing 200 site modules (imports200/, generated) and one
+#         importing 1 (imports1/), both through mpgate-proxy, and the modpython-publisher and
+#         modpython-handler anchors.
+#      c. `mpgate reload` under load: `reloadbench reload` runs it RELOADS times against pid/.
 # Everything started is stopped on exit (Apache by its PidFile, daemons by their pid files).
+#
+# PHASES (default "memory throughput profile import") picks phases 1-4 by name. The report is
+# BENCHMARKS.md regenerated whole when any of phases 1-3 ran (the import section kept from the
+# existing file when phase 4 did not run); with PHASES="import" only the import section of the
+# existing file is replaced, everything else is left as it is.
 #
 # Env: REPS (3), DUR (5s), CONNS ("1 16 64"), WARM (3s), SPAWN (40s), OUT (BENCHMARKS.md in the
 # repository), BENCH_DIR (scratch: a new /tmp/mpgate-bench.XXXXXX, kept), ANCHORS
-# (../shared/anchors), SYSTEMS (all six, in the order above), PERF (1; 0 skips perf).
-# The defaults take about 9 minutes on a 2-core machine; DUR=8s (the anchors' first study) about 12.
+# (../shared/anchors), SYSTEMS (all six, in the order above; phases 1-3), PERF (1; 0 skips perf),
+# PHASES, EDITS (50), RELOADS (5).
+# The defaults take about 11 minutes on a 2-core machine (phase 4 alone about 2); DUR=8s (the
+# anchors' first study) about 14.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 here=$repo/scripts/bench
 anchors=$(realpath -m "${ANCHORS:-$repo/../shared/anchors}")
 REPS=${REPS:-3} DUR=${DUR:-5s} CONNS=${CONNS:-1 16 64} WARM=${WARM:-3s} SPAWN=${SPAWN:-40s}
-PERF=${PERF:-1}
+PERF=${PERF:-1} EDITS=${EDITS:-50} RELOADS=${RELOADS:-5}
+all_phases="memory throughput profile import"
+PHASES=${PHASES:-$all_phases}
+for p in $PHASES; do
+	[[ " $all_phases " == *" $p "* ]] || { echo "bench.sh: unknown phase $p in PHASES (want some of: $all_phases)" >&2; exit 2; }
+done
+# has_phase NAME: whether PHASES holds NAME.
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 OUT=${OUT:-$repo/BENCHMARKS.md}
 SYSTEMS=${SYSTEMS:-mpgate-proxy mpgate-fcgid fcgi-proxy-goraw-reuse fcgi-fcgid-go modpython-handler modwsgi-daemon}
 py=/usr/bin/python3 # Debian's: mod_python and mod_wsgi are built against it, and the workers run it
@@ -100,14 +123,21 @@ base_of() {
 		"$work/httpd.conf"
 }
 
-# start_mpgate VIA PORT WORK [pyprof]: mpgate behind the anchors' base Apache; with pyprof, the
-# daemon's --python is a wrapper that runs each worker under cProfile (pyprof.py).
+# start_mpgate VIA PORT WORK [pyprof] [DIR=HANDLER...]: mpgate behind the anchors' base Apache,
+# serving htdocs/DIR with `SetHandler mod_python` + `PythonHandler HANDLER` for each DIR (default:
+# the anchors' mp=hello; a DIR found in $root/sites is copied there first); its URL file lists
+# /DIR/HANDLER for each. With pyprof, the daemon's --python is a wrapper that runs each worker
+# under cProfile (pyprof.py).
 start_mpgate() {
-	local via=$1 port=$2 work=$3 run=$3/mprun python=$py
+	local via=$1 port=$2 work=$3 run=$3/mprun python=$py mode=${4:-} sections=${*:5} urls="" d h
+	sections=${sections:-mp=hello}
 	base_of "$work" "$port"
 	mkdir -p "$work/bin" "$run"
+	for d in $sections; do
+		if [ -d "$root/sites/${d%%=*}" ]; then cp -r "$root/sites/${d%%=*}" "$work/htdocs/"; fi
+	done
 	cp "$bin" "$work/bin/mpgate"
-	if [ "${4:-}" = pyprof ]; then
+	if [ "$mode" = pyprof ]; then
 		mkdir -p "$work/pyprof"
 		cp "$here/pyprof.py" "$work/bin/"
 		python=$work/bin/python-pyprof
@@ -115,56 +145,70 @@ start_mpgate() {
 			"$py" "$work/bin/pyprof.py" "$work/pyprof" >"$python"
 		chmod 755 "$python"
 	fi
-	# The site as mod_python ran it (what the daemon reads): the modpython-handler anchor's section.
-	cat >"$work/site.conf" <<-EOF
-		# The mod_python site mpgate runs: the modpython-handler anchor's section.
-		DocumentRoot $work/htdocs
-		<Directory $work/htdocs/mp>
-		    SetHandler mod_python
-		    PythonHandler hello
-		</Directory>
-	EOF
+	# The site as mod_python ran it (what the daemon reads): the modpython-handler anchor's section,
+	# or the sections asked for.
+	printf '# The mod_python site mpgate runs (scripts/bench.sh).\nDocumentRoot %s/htdocs\n' "$work" >"$work/site.conf"
+	for d in $sections; do
+		h=${d#*=} d=${d%%=*}
+		cat >>"$work/site.conf" <<-EOF
+			<Directory $work/htdocs/$d>
+			    SetHandler mod_python
+			    PythonHandler $h
+			</Directory>
+		EOF
+	done
 	local args="--config $work/site.conf --run-dir $run --server-root $work --python $python"
 	local conf=$work/httpd.conf
 	if [ "$via" = proxy ]; then
 		cp "$repo/apache-conf/mpgate-proxy.conf" "$work/"
 		cat >>"$conf" <<-EOF
-			# mpgate via mod_proxy_fcgi: apache-conf/mpgate-proxy.conf, then the section as rewrite/ writes it (keep in step).
+			# mpgate via mod_proxy_fcgi: apache-conf/mpgate-proxy.conf, then the sections as rewrite/ writes them (keep in step).
 			Define MPGATE_RUN $run
 			Include $work/mpgate-proxy.conf
-			<Directory $work/htdocs/mp>
-			    <IfDefine MPGATE>
-			    SetHandler mod_python
-			    PythonHandler hello
-			    </IfDefine>
-			    SetHandler "proxy:unix:$run/mpgate.sock|fcgi://mpgate"
-			    ProxyFCGIBackendType GENERIC
-			    SetEnv ap_trust_cgilike_cl 1
-			    CGIPassAuth On
-			</Directory>
 		EOF
 	else
 		cp "$repo/apache-conf/mpgate-fcgid.conf" "$work/"
 		mkdir -p "$run/fcgid"
 		cat >>"$conf" <<-EOF
-			# mpgate via mod_fcgid: apache-conf/mpgate-fcgid.conf, then the section as rewrite/ writes it (keep in step).
+			# mpgate via mod_fcgid: apache-conf/mpgate-fcgid.conf, then the sections as rewrite/ writes them (keep in step).
 			Define MPGATE_BIN $work/bin/mpgate
 			Define MPGATE_CONFIG $work/site.conf
 			Define MPGATE_RUN $run
 			Include $work/mpgate-fcgid.conf
-			<Directory $work/htdocs/mp>
-			    <IfDefine MPGATE>
-			    SetHandler mod_python
-			    PythonHandler hello
-			    </IfDefine>
-			    SetHandler fcgid-script
-			    Options +ExecCGI
-			    FcgidWrapper "$work/bin/mpgate fcgid $args" virtual
-			    CGIPassAuth On
-			</Directory>
 		EOF
 	fi
-	echo /mp/hello >"$work/url"
+	for d in $sections; do
+		h=${d#*=} d=${d%%=*}
+		if [ "$via" = proxy ]; then
+			cat >>"$conf" <<-EOF
+				<Directory $work/htdocs/$d>
+				    <IfDefine MPGATE>
+				    SetHandler mod_python
+				    PythonHandler $h
+				    </IfDefine>
+				    SetHandler "proxy:unix:$run/mpgate.sock|fcgi://mpgate"
+				    ProxyFCGIBackendType GENERIC
+				    SetEnv ap_trust_cgilike_cl 1
+				    CGIPassAuth On
+				</Directory>
+			EOF
+		else
+			cat >>"$conf" <<-EOF
+				<Directory $work/htdocs/$d>
+				    <IfDefine MPGATE>
+				    SetHandler mod_python
+				    PythonHandler $h
+				    </IfDefine>
+				    SetHandler fcgid-script
+				    Options +ExecCGI
+				    FcgidWrapper "$work/bin/mpgate fcgid $args" virtual
+				    CGIPassAuth On
+				</Directory>
+			EOF
+		fi
+		urls="$urls /$d/$h"
+	done
+	echo "${urls# }" >"$work/url"
 	own "$work" # relays and the daemon they start run as www-data and write in the run directory
 	if [ "$via" = proxy ]; then
 		# As mpgate-proxy.conf says: the daemon runs beside Apache (as root here it runs its
@@ -182,14 +226,15 @@ start_mpgate() {
 	done
 }
 
-# url WORK: the system's URL.
+# url WORK [N]: the system's URL (the Nth of its URL file, default the first).
 url() {
-	echo "http://127.0.0.1:$(sed -n 's/^Listen 127.0.0.1:\([0-9]*\)$/\1/p' "$1/httpd.conf")$(cut -d' ' -f1 "$1/url")"
+	echo "http://127.0.0.1:$(sed -n 's/^Listen 127.0.0.1:\([0-9]*\)$/\1/p' "$1/httpd.conf")$(cut -d' ' -f"${2:-1}" "$1/url")"
 }
 
-# start_system NAME PORT WORK: start one system fresh and check it answers "Hello world".
+# start_system NAME PORT WORK: start one system fresh and check its answer: "Hello world", or
+# for the import phase's sites what their handler writes (VERSION 0, a pid).
 start_system() {
-	local name=$1 port=$2 work=$3 body
+	local name=$1 port=$2 work=$3 body want="Hello world"
 	stop_system "$work"
 	rm -rf "$work"
 	started+=("$work")
@@ -197,11 +242,16 @@ start_system() {
 	mpgate-proxy) start_mpgate proxy "$port" "$work" ;;
 	mpgate-fcgid) start_mpgate fcgid "$port" "$work" ;;
 	mpgate-proxy-pyprof) start_mpgate proxy "$port" "$work" pyprof ;;
+	mpgate-proxy-edits) start_mpgate proxy "$port" "$work" "" reload=index && want="VERSION 0" ;;
+	mpgate-fcgid-edits) start_mpgate fcgid "$port" "$work" "" reload=index && want="VERSION 0" ;;
+	mpgate-proxy-reload) start_mpgate proxy "$port" "$work" "" pid=index && want="[0-9]+" ;;
+	mpgate-proxy-imports1) start_mpgate proxy "$port" "$work" "" imports1=index ;;
+	mpgate-proxy-imports200) start_mpgate proxy "$port" "$work" "" imports200=index ;;
 	*) "$anchors/start.sh" "$name" "$port" "$work" >/dev/null ;;
 	esac
 	body=$(curl -fsS --max-time 60 "$(url "$work")") || { log "$name: request failed; see $work/logs"; return 1; }
-	[ "$body" = "Hello world" ] || { log "$name answered '$body'"; return 1; }
-	if [ "$name" = mpgate-fcgid ]; then
+	[[ $body =~ ^$want$ ]] || { log "$name answered '$body'"; return 1; }
+	if [[ $name == mpgate-fcgid* ]]; then
 		# The relay started the daemon in a session of its own: count it (and its workers) by the
 		# pid file it wrote, as run/daemon.pid, which mem.sh and stop.sh read.
 		local pid
@@ -266,7 +316,14 @@ settle() {
 # --- machine ---------------------------------------------------------------------------------
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN make bench"
+	if [ "$PHASES" = "$all_phases" ]; then
+		printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS make bench"
+	elif [ "$PHASES" = import ]; then
+		printf 'command\t%s\n' "PHASES=import REPS=$REPS DUR=$DUR WARM=$WARM EDITS=$EDITS RELOADS=$RELOADS ./scripts/bench.sh"
+	else
+		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS ./scripts/bench.sh"
+	fi
+	printf 'phases\t%s\n' "$PHASES"
 	printf 'nproc\t%s\n' "$(nproc)"
 	printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 	printf 'kernel\t%s\n' "$(uname -r)"
@@ -285,56 +342,60 @@ read -r -a ports <<<"$(free_ports 13)"
 log "scratch output in $root"
 
 # --- 1. memory, one fresh system at a time ---------------------------------------------------
-printf 'name\tphase\trole\tprocs\trss_kb\tpss_kb\n' >"$root/mem.tsv"
-i=0
-for n in $SYSTEMS; do
-	d=$root/mem/$n
-	log "memory: $n"
-	start_system "$n" "${ports[$i]}" "$d"
-	i=$((i + 1))
-	sleep 1
-	"$here/procs.py" mem "$d" | sed "s/^/$n\tidle\t/" >>"$root/mem.tsv"
-	settle "$d" 16
-	wrk_run "$root/raw/mem-$n.txt" 16 "$DUR" "$(url "$d")"
-	"$here/procs.py" mem "$d" | sed "s/^/$n\tafter_16\t/" >>"$root/mem.tsv"
-	printf '%s\tmem.sh\t%s\n' "$n" "$("$anchors/mem.sh" "$d")" >>"$root/mem.tsv"
-	stop_system "$d"
-done
+i=0 # next free port in ports
+phase_memory() {
+	local n d
+	printf 'name\tphase\trole\tprocs\trss_kb\tpss_kb\n' >"$root/mem.tsv"
+	for n in $SYSTEMS; do
+		d=$root/mem/$n
+		log "memory: $n"
+		start_system "$n" "${ports[$i]}" "$d"
+		i=$((i + 1))
+		sleep 1
+		"$here/procs.py" mem "$d" | sed "s/^/$n\tidle\t/" >>"$root/mem.tsv"
+		settle "$d" 16
+		wrk_run "$root/raw/mem-$n.txt" 16 "$DUR" "$(url "$d")"
+		"$here/procs.py" mem "$d" | sed "s/^/$n\tafter_16\t/" >>"$root/mem.tsv"
+		printf '%s\tmem.sh\t%s\n' "$n" "$("$anchors/mem.sh" "$d")" >>"$root/mem.tsv"
+		stop_system "$d"
+	done
+}
 
 # --- 2. throughput: all systems side by side -------------------------------------------------
-for n in $SYSTEMS; do
-	log "start: $n"
-	start_system "$n" "${ports[$i]}" "$root/run/$n"
-	i=$((i + 1))
-done
-sleep 1
-printf 'slice\tt_s\tname\tprocs\tapp_procs\trps\tp99_ms\terrors\n' >"$root/spawn.tsv"
-fcgid_systems=""
-for n in $SYSTEMS; do case $n in *fcgid*) fcgid_systems="$fcgid_systems $n" ;; esac; done
-if [ -n "$fcgid_systems" ]; then
-	log "mod_fcgid spawn phase: $SPAWN per system at 64 connections:$fcgid_systems"
-	for s in $(seq $(($(secs "$SPAWN") / 4))); do
-		for n in $fcgid_systems; do
-			d=$root/run/$n
-			wrk_run "$root/raw/spawn-$n-$s.txt" 64 4s "$(url "$d")"
-			role=app
-			[ "$n" = mpgate-fcgid ] && role=relay
-			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" $((s * 4)) "$n" "$("$here/procs.py" count "$d")" \
-				"$("$here/procs.py" count "$d" $role)" "$(wrk_line "$root/raw/spawn-$n-$s.txt")" >>"$root/spawn.tsv"
-		done
+# start_all: start every system of SYSTEMS fresh in $root/run (phases 2 and 3 share them).
+start_all() {
+	local n
+	for n in $SYSTEMS; do
+		log "start: $n"
+		start_system "$n" "${ports[$i]}" "$root/run/$n"
+		i=$((i + 1))
 	done
-fi
-log "bench.sh: REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" over: $SYSTEMS"
-# shellcheck disable=SC2086
-"$anchors/bench.sh" "$root/run" $SYSTEMS >"$root/runs.tsv"
+	sleep 1
+}
+phase_throughput() {
+	local n d s role fcgid_systems=""
+	start_all
+	printf 'slice\tt_s\tname\tprocs\tapp_procs\trps\tp99_ms\terrors\n' >"$root/spawn.tsv"
+	for n in $SYSTEMS; do case $n in *fcgid*) fcgid_systems="$fcgid_systems $n" ;; esac; done
+	if [ -n "$fcgid_systems" ]; then
+		log "mod_fcgid spawn phase: $SPAWN per system at 64 connections:$fcgid_systems"
+		for s in $(seq $(($(secs "$SPAWN") / 4))); do
+			for n in $fcgid_systems; do
+				d=$root/run/$n
+				wrk_run "$root/raw/spawn-$n-$s.txt" 64 4s "$(url "$d")"
+				role=app
+				[ "$n" = mpgate-fcgid ] && role=relay
+				printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" $((s * 4)) "$n" "$("$here/procs.py" count "$d")" \
+					"$("$here/procs.py" count "$d" $role)" "$(wrk_line "$root/raw/spawn-$n-$s.txt")" >>"$root/spawn.tsv"
+			done
+		done
+	fi
+	log "bench.sh: REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" over: $SYSTEMS"
+	# shellcheck disable=SC2086
+	"$anchors/bench.sh" "$root/run" $SYSTEMS >"$root/runs.tsv"
+}
 
 # --- 3. where the time goes ------------------------------------------------------------------
-printf 'name\trole\tprocs\tcpu_s\tbusy_pct\tus_per_req\n' >"$root/cpu.tsv"
-for n in $SYSTEMS; do
-	d=$root/run/$n
-	log "cpu: $n"
-	"$here/procs.py" cpu "$n" "$d" -- wrk -t2 -c16 -d"$DUR" "$(url "$d")" >>"$root/cpu.tsv" 2>"$root/raw/cpu-$n.txt"
-done
 # profile NAME: perf record -a during a 16-connection run of NAME, and the report's top lines:
 # by command and object, then the symbols of each role of the system (percent of that role).
 profile() {
@@ -357,30 +418,121 @@ profile() {
 		done
 	} >>"$root/perf.txt"
 }
-: >"$root/perf.txt"
-if [ "$PERF" = 1 ] && perf record -q -e cpu-clock -o "$root/perf-probe.data" -- true >/dev/null 2>&1; then
-	for n in $SYSTEMS; do case $n in mpgate-*) profile "$n" ;; esac; done
-else
-	log "perf unusable or PERF=0: no profile (the CPU table above still says where the time goes)"
-fi
-
-for w in "${started[@]}"; do stop_system "$w"; done
-started=()
-# The workers' Python, by function: a fresh mpgate-proxy whose workers run under cProfile, at 2
-# connections (fewer than the CPUs, so that wall-clock profiling is not preemption), stopped to
-# make the workers write their profiles.
-: >"$root/pyprof.txt"
-if [[ " $SYSTEMS " == *" mpgate-proxy "* ]]; then
-	d=$root/run/mpgate-proxy-pyprof
-	log "cProfile: mpgate-proxy workers at 2 connections"
-	if start_system mpgate-proxy-pyprof "${ports[$i]}" "$d"; then
-		wrk -t2 -c2 -d"$DUR" "$(url "$d")" >"$root/raw/pyprof-wrk.txt" 2>&1 || true
-		stop_system "$d"
-		"$py" "$here/pyprof.py" report "$d/pyprof" >"$root/pyprof.txt" 2>&1 || true
+phase_profile() {
+	local n d
+	has_phase throughput || start_all
+	printf 'name\trole\tprocs\tcpu_s\tbusy_pct\tus_per_req\n' >"$root/cpu.tsv"
+	for n in $SYSTEMS; do
+		d=$root/run/$n
+		log "cpu: $n"
+		"$here/procs.py" cpu "$n" "$d" -- wrk -t2 -c16 -d"$DUR" "$(url "$d")" >>"$root/cpu.tsv" 2>"$root/raw/cpu-$n.txt"
+	done
+	: >"$root/perf.txt"
+	if [ "$PERF" = 1 ] && perf record -q -e cpu-clock -o "$root/perf-probe.data" -- true >/dev/null 2>&1; then
+		for n in $SYSTEMS; do case $n in mpgate-*) profile "$n" ;; esac; done
 	else
-		log "cProfile run failed; skipped"
+		log "perf unusable or PERF=0: no profile (the CPU table above still says where the time goes)"
 	fi
-fi
+
+	stop_started
+	# The workers' Python, by function: a fresh mpgate-proxy whose workers run under cProfile, at 2
+	# connections (fewer than the CPUs, so that wall-clock profiling is not preemption), stopped to
+	# make the workers write their profiles.
+	: >"$root/pyprof.txt"
+	if [[ " $SYSTEMS " == *" mpgate-proxy "* ]]; then
+		d=$root/run/mpgate-proxy-pyprof
+		log "cProfile: mpgate-proxy workers at 2 connections"
+		if start_system mpgate-proxy-pyprof "${ports[$i]}" "$d"; then
+			wrk -t2 -c2 -d"$DUR" "$(url "$d")" >"$root/raw/pyprof-wrk.txt" 2>&1 || true
+			stop_system "$d"
+			"$py" "$here/pyprof.py" report "$d/pyprof" >"$root/pyprof.txt" 2>&1 || true
+		else
+			log "cProfile run failed; skipped"
+		fi
+	fi
+}
+
+# --- 4. import (issue 3): reload latency, per-request cost of loaded modules, mpgate reload ---
+# gen_imports DIR N: a site directory whose handler (index.py) imports N site modules m000.py...
+# at its top and answers as the anchors' hello.py.
+gen_imports() {
+	local dir=$1 n=$2 k
+	mkdir -p "$dir"
+	{
+		printf '# Generated by scripts/bench.sh (import phase): imports %d site modules, answers as hello.py.\n' "$n"
+		for ((k = 0; k < n; k++)); do printf 'import m%03d\n' "$k"; done
+		cat <<-'EOF'
+			from mod_python import apache
+
+
+			def handler(req):
+			    req.content_type = 'text/plain'
+			    req.write('Hello world\n')
+			    return apache.OK
+		EOF
+	} >"$dir/index.py"
+	for ((k = 0; k < n; k++)); do
+		printf '# Generated by scripts/bench.sh (import phase): site module %d of %d.\nVALUE = %d\n\n\ndef value():\n    return VALUE\n' \
+			"$((k + 1))" "$n" "$k" >"$dir/$(printf 'm%03d.py' "$k")"
+	done
+}
+phase_import() {
+	local rb=$root/reloadbench ib=$root/import n d gobin iports j=0
+	gobin=$(command -v go || echo /usr/local/go/bin/go)
+	(cd "$repo" && "$gobin" build -o "$rb" ./scripts/bench/reloadbench)
+	mkdir -p "$ib/raw" "$root/sites"
+	cp -r "$here/sites/reload" "$here/sites/pid" "$root/sites/"
+	gen_imports "$root/sites/imports1" 1
+	gen_imports "$root/sites/imports200" 200
+	read -r -a iports <<<"$(free_ports 7)"
+
+	# a. Reload latency: EDITS renames of reload/dep.py under 16 connections, after the system
+	# settled (for mpgate-fcgid: mod_fcgid has spawned the relays it keeps at 16 connections).
+	for n in mpgate-proxy-edits mpgate-fcgid-edits; do
+		d=$ib/$n
+		log "import: reload latency, $n, $EDITS edits at 16 connections"
+		start_system "$n" "${iports[$j]}" "$d"
+		j=$((j + 1))
+		settle "$d" 16
+		"$rb" edits -url "$(url "$d")" -file "$d/htdocs/reload/dep.py" -c 16 -edits "$EDITS" \
+			-raw "$ib/raw/edits-$n.tsv" >"$root/import-edits-$n.json" || log "reloadbench edits failed on $n; see above"
+		stop_system "$d"
+	done
+
+	# b. No per-request cost: 200 site modules vs 1 through mpgate-proxy, and mod_python's
+	# publisher (which stats its page on every request) vs its handler, interleaved.
+	local cost="mpgate-proxy-imports200 mpgate-proxy-imports1 modpython-publisher modpython-handler"
+	for n in $cost; do
+		start_system "$n" "${iports[$j]}" "$ib/$n"
+		j=$((j + 1))
+	done
+	log "import: per-request cost, anchors' bench.sh at 16 connections, REPS=$REPS DUR=$DUR over: $cost"
+	# shellcheck disable=SC2086
+	CONNS=16 "$anchors/bench.sh" "$ib" $cost >"$root/import-runs.tsv"
+	for n in $cost; do stop_system "$ib/$n"; done
+
+	# c. mpgate reload under load, RELOADS times.
+	n=mpgate-proxy-reload d=$ib/$n
+	log "import: mpgate reload under 16 connections, $RELOADS times"
+	start_system "$n" "${iports[$j]}" "$d"
+	"$rb" reload -url "$(url "$d")" -c 16 -reloads "$RELOADS" -raw "$ib/raw/reload.tsv" \
+		-- "$d/bin/mpgate" reload --run-dir "$d/mprun" >"$root/import-reload.json" || log "reloadbench reload failed; see above"
+	stop_system "$d"
+}
+
+# stop_started: stop every system started so far.
+stop_started() {
+	local w
+	for w in "${started[@]}"; do stop_system "$w"; done
+	started=()
+}
+
+for p in $all_phases; do
+	has_phase "$p" || continue
+	"phase_$p"
+	# The profile phase reuses the systems the throughput phase started.
+	if [ "$p" != throughput ] || ! has_phase profile; then stop_started; fi
+done
 
 printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$root/machine.tsv"
 printf 'elapsed\t%s\n' "$(($(date +%s) - t_start)) s" >>"$root/machine.tsv"

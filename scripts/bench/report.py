@@ -1,11 +1,19 @@
 #!/usr/bin/python3
 """report.py SCRATCH OUT: write BENCHMARKS.md (OUT) from the files scripts/bench.sh left in SCRATCH.
 
-SCRATCH holds machine.tsv (key, value), runs.tsv (the anchors' bench.sh output), spawn.tsv,
-mem.tsv, cpu.tsv and perf.txt. Everything in OUT is regenerated except what follows the line
-NOTES_MARK in the existing OUT, which is kept (hand-written analysis of the latest run).
+SCRATCH holds machine.tsv (key, value; `phases` says which phases ran), runs.tsv (the anchors'
+bench.sh output), spawn.tsv, mem.tsv, cpu.tsv, perf.txt and pyprof.txt from phases 1-3, and
+import-*.json (reloadbench) and import-runs.tsv from phase 4 (import).
+
+OUT is made of sections, each keyed by its `## ` heading. When any of phases 1-3 ran, OUT is
+regenerated whole, and the import section (IMPORT_HEADING) is this run's, or the existing OUT's
+when phase 4 did not run. When only phase 4 ran, the import section of the existing OUT is
+replaced (or inserted before `## Method`) and every other line is left as it is. What follows
+the line NOTES_MARK in the existing OUT is always kept (hand-written analysis of the latest run).
 """
 import csv
+import json
+import math
 import os
 import statistics
 import sys
@@ -40,13 +48,8 @@ def fmt_range(vals, nd=0):
     return f"{m:.{nd}f} ({min(vals):.{nd}f}–{max(vals):.{nd}f})"
 
 
-def main():
-    scratch, out = sys.argv[1], sys.argv[2]
-    machine = {}
-    with open(os.path.join(scratch, "machine.tsv")) as f:
-        for line in f:
-            k, _, v = line.rstrip("\n").partition("\t")
-            machine[k] = v
+def main_document(scratch, machine):
+    """The document phases 1-3 make, from its title to NOTES_MARK."""
     runs = tsv(os.path.join(scratch, "runs.tsv"))
     spawn = tsv(os.path.join(scratch, "spawn.tsv"))
     mem = tsv(os.path.join(scratch, "mem.tsv"))
@@ -357,13 +360,272 @@ def main():
     w("  (`/tmp/mpgate-bench.*`), never in the repository.")
     w("")
     w(NOTES_MARK)
+    return "\n".join(o)
 
-    notes = ""
-    if os.path.exists(out):
-        old = open(out).read()
-        if NOTES_MARK in old:
-            notes = old.split(NOTES_MARK, 1)[1]
-    text = "\n".join(o) + (notes if notes.strip() else "\n")
+
+
+# --- phase 4: imports and reload (issue 3) ------------------------------------------------------
+
+IMPORT_HEADING = "## Imports and reload (issue 3)"
+MAIN_PHASES = ("memory", "throughput", "profile")
+IMP200, IMP1 = "mpgate-proxy-imports200", "mpgate-proxy-imports1"
+PUB = "modpython-publisher"
+
+
+def load_json(path):
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError:
+        return None
+
+
+def spread(vals):
+    """(max - min) / median of vals, the noise of one system's repetitions."""
+    m = statistics.median(vals)
+    return (max(vals) - min(vals)) / m if m else math.inf
+
+
+def import_section(scratch, machine):
+    """The import section's lines (IMPORT_HEADING first, a blank line last), or None if
+    phase 4 left nothing in SCRATCH."""
+    edits = [(n, load_json(os.path.join(scratch, f"import-edits-mpgate-{n}-edits.json")))
+             for n in ("proxy", "fcgid")]
+    edits = [(f"mpgate-{n}", e) for n, e in edits if e]
+    reload = load_json(os.path.join(scratch, "import-reload.json"))
+    runs = tsv(os.path.join(scratch, "import-runs.tsv"))
+    if not edits and not reload and not runs:
+        return None
+
+    o = []
+    w = o.append
+    w(IMPORT_HEADING)
+    w("")
+    w("Phase 4 of `make bench`, also run alone with `PHASES=import ./scripts/bench.sh`, which")
+    w("replaces only this section. Each system fresh behind the anchors' base Apache, serving a site of")
+    w("`scripts/bench/sites/` (`SetHandler mod_python`, `PythonHandler index`); load from")
+    w("`scripts/bench/reloadbench`: 16 keep-alive connections, closed loop (a connection sends its next")
+    w("request when the previous answer is in), every request recorded with its send and receive time.")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    rows = [
+        ("command", f"`{machine.get('command', '')}`"),
+        ("date", machine.get("date", "")),
+        ("machine", f"{machine.get('nproc', '?')} × {machine.get('cpu', '?')}, {machine.get('mem', '?')}, "
+                    f"{machine.get('os', '?')}, kernel {machine.get('kernel', '?')}"),
+        ("Apache, modules", f"{machine.get('apache', '?')}; {machine.get('modules', '?')}"),
+        ("Python, Go", f"{machine.get('python', '?')}; {machine.get('go', '?')}"),
+        ("mpgate (sha256 of the binary)", machine.get("mpgate", "")),
+        ("load average at start → end", f"{machine.get('load_start', '?')} → {machine.get('load_end', '?')}"),
+    ]
+    if machine.get("phases", "").split() == ["import"] and "elapsed" in machine:
+        rows.append(("elapsed", machine["elapsed"]))
+    for k, v in rows:
+        w(f"| {k} | {v} |")
+    w("")
+
+    w("### Reload latency: edits of a handler's dependency under load")
+    w("")
+    w("`reload/index.py` imports `dep.py` (`VERSION = N`) and writes the version. `reloadbench edits`")
+    w("writes the next `VERSION = i` to a temporary file in the same directory and renames it over")
+    w("`dep.py`; T_i is taken when the rename returns. It waits until some response shows version i,")
+    w("pauses 10–50 ms (random), and edits again. Latency of edit i: receive time of the first response")
+    w("showing a version ≥ i, minus T_i (quantiles by nearest rank: of 50 edits, p99 is the largest).")
+    w("Failed: non-200 responses and transport errors over the whole run (1 s of load before the first")
+    w("edit included). Stale: 200 responses to requests *sent* after T_i (no grace) that show a")
+    w("version < i; worst window: the latest receive of such a response minus T_i. mpgate-fcgid was")
+    w("settled first (3 s slices at 16 connections until mod_fcgid stopped adding relays).")
+    w("")
+    if edits:
+        w("| system | edits seen | latency p50 ms | p99 ms | max ms | requests (req/s) | failed | stale (edits) "
+          "| worst stale window ms | target: p99 < 100 ms, 0 failed |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for n, e in edits:
+            lat = e["latency_ms"]
+            met = "**yes**" if e["missed"] == 0 and lat["n"] and lat["p99"] < 100 and e["failed"] == 0 else "no"
+            q = (f"{lat['p50']:.1f} | {lat['p99']:.1f} | {lat['max']:.1f}" if lat["n"] else "– | – | –")
+            w(f"| {n} | {e['reloaded']}/{e['edits']} | {q} | {e['requests']} ({e['rps']:.0f}) | {e['failed']} "
+              f"| {e['stale']} ({e['stale_edits']}) | {e['stale_worst_ms']:.1f} | {met} |")
+        w("")
+        for n, e in edits:
+            extra = []
+            if e["failed"]:
+                st = ", ".join(f"{k}: {v}" for k, v in sorted(e["statuses"].items()) if k != "200")
+                extra.append(f"failed by status ({st}; 0 = transport error" +
+                             (f", first: `{e['first_error']}`" if e.get("first_error") else "") + ")")
+            if e.get("no_value"):
+                extra.append(f"{e['no_value']} 200 responses without a version")
+            if e["missed"]:
+                extra.append(f"{e['missed']} edits never seen within 10 s")
+            lat = e["latency_ms"]
+            if lat["n"]:
+                extra.append(f"reload latency min {lat['min']:.1f}, p90 {lat['p90']:.1f} ms")
+            if "rename_max_ms" in e:
+                extra.append(f"longest rename call {e['rename_max_ms']:.1f} ms")
+            neg = [x for x in e["per_edit"] if x["latency_ms"] < 0 and x["latency_ms"] != -1]
+            if neg:
+                extra.append(f"{len(neg)} edits with a negative latency (the new version answered before the load "
+                             "generator got the CPU back after its rename call: T_i came late, so their latency "
+                             "is understated)")
+            rq = e.get("request_ms")
+            if rq and rq["n"]:
+                extra.append(f"request latency (200s) p50 {rq['p50']:.1f}, p99 {rq['p99']:.1f}, max {rq['max']:.1f} ms")
+            w(f"- {n}: " + "; ".join(extra) + ".")
+        w("")
+    else:
+        w("Not measured (no `reloadbench edits` output in the scratch directory).")
+        w("")
+
+    w("### No per-request cost: a handler importing 200 site modules vs 1")
+    w("")
+    w("`imports200/index.py` imports `m000` … `m199` (generated, one constant and one function each) at")
+    w("its top, `imports1/index.py` only `m000`; both answer as the anchors' `hello.py`, each through")
+    w("its own mpgate-proxy (daemon and workers of their own). For reference, the mod_python anchors:")
+    w("`modpython-publisher` (`/pub/hello.py`, mod_python.publisher, which stats the page file on")
+    w("every request) and `modpython-handler` (`PythonHandler hello`). The anchors' `bench.sh` at 16")
+    w("connections: warm-up, then the four systems in turn in each repetition (wrk, keep-alive, `-t2`).")
+    w("")
+    if runs:
+        by = defaultdict(list)
+        order = []
+        for r in runs:
+            if r["name"] not in order:
+                order.append(r["name"])
+            by[r["name"]].append(r)
+        rps = {n: [float(r["rps"] or 0) for r in v] for n, v in by.items()}
+        w("| system | req/s median (min–max) | p99 ms median (min–max) | errors | spread of its repetitions |")
+        w("|---|---:|---:|---:|---:|")
+        for n in order:
+            p99 = [float(r["p99_ms"]) for r in by[n]]
+            errs = sum(int(r["errors"] or 0) for r in by[n])
+            w(f"| {n} | {fmt_range(rps[n])} | {fmt_range(p99, 2)} | {errs} | {spread(rps[n]) * 100:.1f}% |")
+        w("")
+        w("| ratio of req/s | ratio of medians | per repetition | noise (larger spread of the two) | within noise |")
+        w("|---|---:|---|---:|---|")
+        for label, a, b, target in [("mpgate: 200 modules ÷ 1 module (target: within noise)", IMP200, IMP1, True),
+                                    ("mod_python: publisher ÷ handler (reference)", PUB, MODPY, False)]:
+            if a not in rps or b not in rps:
+                continue
+            ratio = statistics.median(rps[a]) / statistics.median(rps[b])
+            per = [x / y for x, y in zip(rps[a], rps[b]) if y]
+            noise = max(spread(rps[a]), spread(rps[b]))
+            within = "–"
+            if target:
+                within = "**yes**" if abs(ratio - 1) <= noise else "no"
+            w(f"| {label} | {ratio:.3f} | {', '.join(f'{x:.3f}' for x in per)} | {noise * 100:.1f}% | {within} |")
+        w("")
+        w("Noise: (max − min) ÷ median of one system's req/s over the repetitions; \"within noise\": the")
+        w("ratio of medians differs from 1 by no more than the larger of the two systems' spreads.")
+        w("")
+    else:
+        w("Not measured (no `import-runs.tsv` in the scratch directory).")
+        w("")
+
+    w("### `mpgate reload` under load")
+    w("")
+    w("`pid/index.py` writes `os.getpid()`. Under the load, `reloadbench reload` runs")
+    w("`mpgate reload --run-dir RUN` (2 s of load before the first, 2 s after each). Per reload:")
+    w("the command's duration; *all new after*: from issuing the command to the receipt of the last")
+    w("response from a pid that answered before it (after that, every response comes from a worker")
+    w("not seen before: all workers run new code), and the responses received in that time; *first")
+    w("new*: from issuing it to the first response from a new pid; *longest stall*: the longest time")
+    w("without any response between this reload and the next; the slowest request and the failed")
+    w("ones received in that window; responses from an old pid to requests sent after the command")
+    w("returned; distinct pids answering before it and after it returned.")
+    w("")
+    if reload:
+        rq = reload.get("request_ms") or {}
+        w(f"Whole run: {reload['requests']} requests ({reload['rps']:.0f} req/s), **{reload['failed']} failed** "
+          f"(target 0)" + (f", first error `{reload['first_error']}`" if reload.get("first_error") else "")
+          + (f", {reload['no_value']} 200 responses without a pid" if reload.get("no_value") else "")
+          + (f"; request latency p50 {rq['p50']:.1f}, p99 {rq['p99']:.1f}, max {rq['max']:.1f} ms" if rq.get("n") else "")
+          + ".")
+        w("")
+        w("| reload | exit | command ms | all new after ms | responses in that time | first new ms "
+          "| longest stall ms | slowest request ms | failed | old pid after return | pids before → after (new) |")
+        w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for k, r in enumerate(reload["reloads"], 1):
+            ex = "ok" if r["exit"] == "ok" else f"`{r['exit'][:120]}`"
+            w(f"| {k} | {ex} | {r['command_ms']:.0f} | {r['all_new_ms']:.0f} | {r['served_to_all_new']} "
+              f"| {r['first_new_ms']:.0f} | {r['stall_ms']:.0f} | {r['max_request_ms']:.0f} | {r['failed']} "
+              f"| {r['old_after_return']} | {r['pids_before']} → {r['pids_after']} ({r['new_pids_after']}) |")
+        w("")
+    else:
+        w("Not measured (no `reloadbench reload` output in the scratch directory).")
+        w("")
+    w("Raw output: every request as TSV in the scratch directory (`import/raw/`), reloadbench's JSON")
+    w("beside it (`import-*.json`).")
+    w("")
+    return o
+
+
+def split_sections(head):
+    """head (a document above NOTES_MARK) as blocks of text: the first is what precedes the
+    first `## ` heading, each other one begins with its heading (headings inside ``` fences
+    do not count). Blank lines around blocks are dropped."""
+    blocks = [[]]
+    fence = False
+    for line in head.split("\n"):
+        if line.startswith("```"):
+            fence = not fence
+        if not fence and line.startswith("## "):
+            blocks.append([])
+        blocks[-1].append(line)
+    return ["\n".join(b).strip("\n") for b in blocks]
+
+
+def merge_section(text, heading, section, before="## Method"):
+    """text with its section keyed by heading replaced by section (a string beginning with
+    heading), or section inserted before the section headed `before` (or last) if text has no
+    such section. What follows NOTES_MARK is left untouched."""
+    head, mark, tail = text.partition(NOTES_MARK)
+    blocks = split_sections(head)
+    keys = [b.split("\n", 1)[0] for b in blocks]
+    section = section.strip("\n")
+    if heading in keys[1:]:
+        blocks[keys.index(heading, 1)] = section
+    elif before in keys[1:]:
+        blocks.insert(keys.index(before, 1), section)
+    else:
+        blocks.append(section)
+    return "\n\n".join(b for b in blocks if b) + "\n\n" + mark + tail
+
+
+def extract_section(text, heading):
+    """The section of text keyed by heading, or None."""
+    head = text.partition(NOTES_MARK)[0]
+    for b in split_sections(head)[1:]:
+        if b.split("\n", 1)[0] == heading:
+            return b
+    return None
+
+
+def main():
+    scratch, out = sys.argv[1], sys.argv[2]
+    machine = {}
+    with open(os.path.join(scratch, "machine.tsv")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            machine[k] = v
+    phases = machine.get("phases", " ".join(MAIN_PHASES + ("import",))).split()
+    old = open(out).read() if os.path.exists(out) else ""
+
+    imp = None
+    if "import" in phases:
+        lines = import_section(scratch, machine)
+        imp = "\n".join(lines) if lines else None
+    if any(p in phases for p in MAIN_PHASES):
+        notes = old.split(NOTES_MARK, 1)[1] if NOTES_MARK in old else ""
+        text = main_document(scratch, machine) + (notes if notes.strip() else "\n")
+        if imp is None:
+            imp = extract_section(old, IMPORT_HEADING)
+    else:
+        text = old if NOTES_MARK in old else "# Benchmarks\n\n" + old + "\n\n" + NOTES_MARK + "\n"
+    if imp:
+        text = merge_section(text, IMPORT_HEADING, imp)
     with open(out, "w") as f:
         f.write(text)
 
