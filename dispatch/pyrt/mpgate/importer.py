@@ -30,15 +30,39 @@ statement or importlib.import_module): F's __mp_path__, dirname(F) (a hit
 there is a member of F's package when F is in one, as Python 2's implicit
 relative import), the directory holding F's top-level package, the
 PythonOption mod_python.importer.path, then what Python's own import would
-do: sys.modules, sys.path. Builtin, frozen and mpgate's own modules are
-always imported normally. apache.import_module searches its path argument,
+do: sys.modules, sys.path (where a standard library name is the standard
+library's). Builtin, frozen and mpgate's own modules are always imported
+normally. apache.import_module searches its path argument,
 the calling site module's directory and __mp_path__, importer.path, the
 handler's directory, then sys.path; for the dispatcher the handler's
 directory comes first (3.3 passed it as the path argument).
 
-Single-threaded use is the norm (one request at a time per worker); _lock
-serialises loading for handler-created threads, as Python's global import
-lock did before 3.3.
+Where a site module meets Python's own machinery:
+  * while its code runs, a site module is in sys.modules under its name, as
+    Python guarantees (dataclasses, typing and enum look classes' modules up
+    there), unless that name belongs to a module of Python's own; afterwards
+    it is not. What its code puts there in its stead (`sys.modules[__name__]
+    = obj`) is what imports of it give, as in Python.
+  * code that is not a site module (the standard library, installed
+    packages, exec() with fresh globals) importing a site module by name
+    through sys.path gets the importer's module, lent to sys.modules until
+    the request ends (_SiteFinder), never a second copy run again; and a
+    standard library name found through sys.path is the standard library's,
+    whatever handler directory comes first (an email.py beside one handler
+    is its neighbours' email, not smtplib's nor another site's).
+  * importlib.reload (and imp.reload) re-runs a site module's file in the
+    module's own namespace, as Python does.
+
+An import statement's answer is kept in the importing module's fast cache
+until something it depends on may have changed (_epoch): per statement the
+hook costs about as much as Python's own import of a module already in
+sys.modules.
+
+Handlers run one request at a time per worker, but threads they start may
+import while a module loads: _lock guards the importer's state and is
+released while site code runs; a thread wanting a module another thread is
+loading waits for it, and gets the partial module when waiting would
+deadlock (Python 3's per-module locks).
 """
 
 import ast
@@ -168,7 +192,7 @@ class _Instance:
     recognised as a site import. deps are the site files it imported (the
     record's deps while it is the current generation)."""
 
-    __slots__ = ("record", "generation", "globals", "deps", "committed")
+    __slots__ = ("record", "generation", "globals", "deps", "committed", "export", "fast")
 
     def __init__(self, record: _Record, generation: int, globals: dict) -> None:
         self.record = record
@@ -176,6 +200,12 @@ class _Instance:
         self.globals = globals
         self.deps = {}  # type: Dict[str, None]
         self.committed = False
+        # What the module's code put in sys.modules in its own stead, which
+        # imports of it give (Python's `sys.modules[__name__] = obj`).
+        self.export = None  # type: Any
+        # The answers of its import statements: (name, fromlist, level) ->
+        # (_epoch, _fast_ctx, module or _NORMAL); see _import.
+        self.fast = {}  # type: Dict[Tuple[Any, ...], Tuple[Any, ...]]
 
     def __repr__(self) -> str:
         return "<mpgate site module %r generation %d from %r>" % (self.record.name, self.generation, self.record.file)
@@ -248,15 +278,34 @@ class _Context:
         return self._log
 
 
-# Guards _records, _by_name, _loading, _resolutions, _touched and the load
-# of a module (held while it executes, as Python's import lock was).
+# Guards _records, _by_name, _loading, _loading_owner, _waiting,
+# _resolutions, _touched, _placed and _lent. It is not held while a site
+# module's code runs (_unlocked): a thread that module starts may import,
+# as under Python 3's per-module locks.
 _lock = threading.RLock()
+
+# Notified when a load ends; a thread that wants a module another thread is
+# loading waits on it (Python's _ModuleLock).
+_loaded = threading.Condition(_lock)
 
 _records = {}  # type: Dict[str, _Record]
 _by_name = {}  # type: Dict[str, List[_Record]]
 
-# Modules executing now, by file: a circular import gets the partial module.
+# Modules executing now, by file, and the thread executing each: a circular
+# import in that thread gets the partial module; another thread waits for
+# the load to end, or gets the partial module when waiting would deadlock.
 _loading = {}  # type: Dict[str, types.ModuleType]
+_loading_owner = {}  # type: Dict[str, int]
+
+# The file each thread waits for (deadlock detection).
+_waiting = {}  # type: Dict[int, str]
+
+# What the importer put in sys.modules, by name: a site module while its
+# code runs (Python guarantees sys.modules[__name__] then, and dataclasses,
+# typing and enum rely on it), and modules lent to Python's own import
+# (_SiteFinder) until the request ends. _lent lists the latter.
+_placed = {}  # type: Dict[str, Any]
+_lent = {}  # type: Dict[str, None]
 
 # Cached name -> place resolutions; a failure is never cached. Cleared by
 # CONTROL modules.invalidate and when the dispatcher changes sys.path.
@@ -267,6 +316,16 @@ _touched = {}  # type: Dict[str, None]
 
 _ctx = None  # type: Optional[_Context]
 _frozen = False
+
+# The import statements of a site module are answered from its instance's
+# fast cache while _epoch and the request's _fast_ctx are those of the entry.
+# _epoch changes whenever a load, reload, invalidation or sys.path change
+# could change an answer; _fast_ctx is what else an answer depends on
+# (PythonAutoReload, importer.path, the handler root), interned.
+_epoch = 0
+_fast_ctx_keys = {}  # type: Dict[Tuple[Any, ...], Tuple[Any, ...]]
+_NO_FAST_CTX = (True, None, None)
+_fast_ctx = _NO_FAST_CTX  # type: Tuple[Any, ...]
 
 # Resolution results.
 _NORMAL = ("normal",)
@@ -310,6 +369,23 @@ def begin_request(req: Any) -> None:
     PythonAutoReload, PythonDebug and options."""
     global _ctx
     _ctx = _Context(req)
+    _set_fast_ctx(_ctx)
+
+
+def _set_fast_ctx(ctx: Optional[_Context]) -> None:
+    """Sets _fast_ctx for ctx (None: outside a request)."""
+    global _fast_ctx
+    if ctx is None:
+        _fast_ctx = _NO_FAST_CTX
+        return
+    key = (ctx.autoreload, ctx.path_raw(), ctx.root)
+    _fast_ctx = _fast_ctx_keys.setdefault(key, key)
+
+
+def _bump() -> None:
+    """Invalidates every fast-cache entry (see _epoch)."""
+    global _epoch
+    _epoch += 1
 
 
 def enter_handler(req: Any, hlist: Any) -> None:
@@ -332,15 +408,19 @@ def enter_handler(req: Any, hlist: Any) -> None:
         if root:
             root = _norm_dir(root)
     ctx.root = root
+    _set_fast_ctx(ctx)
 
 
 def end_request() -> List[Tuple[str, str]]:
     """Ends the request and returns END's ("module", JSON) info entries for
     the modules loaded, reloaded or given new dependencies since the last
-    END (dispatch/proto.go)."""
+    END (dispatch/proto.go). Modules lent to Python's own import during
+    the request leave sys.modules."""
     global _ctx
     _ctx = None
+    _set_fast_ctx(None)
     with _lock:
+        _return_lent()
         files = list(_touched)
         _touched.clear()
         out = []
@@ -378,6 +458,8 @@ def invalidate(args: Iterable[Tuple[str, str]]) -> None:
             elif k != "rescan":
                 _log(_APLOG_WARNING, "mpgate importer: modules.invalidate: unknown argument %r=%r" % (k, v))
         _resolutions.clear()
+        _return_lent()
+        _bump()
 
 
 def current_debug() -> bool:
@@ -390,6 +472,7 @@ def forget_resolutions() -> None:
     """Forgets cached name resolutions (sys.path changed)."""
     with _lock:
         _resolutions.clear()
+        _bump()
 
 
 def freeze_modules() -> None:
@@ -397,6 +480,7 @@ def freeze_modules() -> None:
     apache.freeze_modules): stale modules keep serving."""
     global _frozen
     _frozen = True
+    _bump()
 
 
 # ---------------------------------------------------------------------------
@@ -432,9 +516,35 @@ def _always_normal(n: str) -> bool:
         return False
 
 
+# The standard library's top-level names (Python 3.10+).
+_STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ()))
+
+_installed_stdlib_cache = {}  # type: Dict[str, bool]
+
+
+def _installed_stdlib(n: str) -> bool:
+    """Reports whether top-level name n is a standard library module
+    present in INSTALLED_DIRS. Such a name is never taken from a site
+    directory found through sys.path (a handler directory the dispatcher
+    added, or another site's): an email.py beside one handler must not
+    become the email package of smtplib, or of every other site."""
+    r = _installed_stdlib_cache.get(n)
+    if r is None:
+        r = n in _STDLIB_NAMES and any(_probe(d, n) is not None for d in sorted(INSTALLED_DIRS))
+        _installed_stdlib_cache[n] = r
+    return r
+
+
+def _installed_path() -> List[str]:
+    """Returns the entries of sys.path that are INSTALLED_DIRS."""
+    return [d for d in sys.path if isinstance(d, str) and _norm_dir(d) in INSTALLED_DIRS]
+
+
 # A search entry: a directory, and the package record a hit there is a member
 # of (dirname(F) for F in a package), or the marker _SYS_PATH before the
-# sys.path part (where sys.modules is consulted first, as Python does).
+# sys.path part (where sys.modules is consulted first, as Python does; a
+# standard library name is the standard library's there, and a module the
+# importer placed in sys.modules does not count).
 _SYS_PATH = object()
 
 
@@ -450,7 +560,9 @@ def _search(n: str, entries: Callable[[], Sequence[Tuple[Any, Optional[_Record]]
     portions = []  # type: List[Tuple[str, Optional[_Record]]]
     for d, pkg in entries():
         if d is _SYS_PATH:
-            if n in sys.modules:
+            if _installed_stdlib(n):
+                return _NORMAL
+            if n in sys.modules and not (n in _placed and sys.modules[n] is _placed[n]):
                 return _NORMAL
             continue
         if not isinstance(d, str):
@@ -570,6 +682,12 @@ class SiteLoader:
     def is_package(self, fullname: Optional[str] = None) -> bool:
         return self._is_package
 
+    def get_resource_reader(self, fullname: Optional[str] = None) -> Any:
+        """Returns the reader of the files beside the module, for
+        importlib.resources (as FileLoader does)."""
+        from importlib.readers import FileReader
+        return FileReader(self)  # type: ignore[arg-type]
+
     def create_module(self, spec: Any) -> None:
         return None
 
@@ -647,7 +765,9 @@ def _get(file: str, name: str, kind: Any, parent: Optional[_Record], autoreload:
     with _lock:
         m = _loading.get(file)
         if m is not None:
-            return m
+            m = _await_load(file, m)
+            if m is not None:
+                return m
         ctx = _ctx
         cache = ctx.cache if ctx is not None else None
         if cache is not None:
@@ -669,6 +789,104 @@ def _get(file: str, name: str, kind: Any, parent: Optional[_Record], autoreload:
         if cache is not None:
             cache[file] = m
         return m
+
+
+def _await_load(file: str, m: types.ModuleType) -> Optional[types.ModuleType]:
+    """Called with _lock held when file is being loaded (m, partial): returns
+    m when this thread is loading it (a circular import) or when waiting for
+    the thread that is would deadlock (Python's rule for concurrent circular
+    imports); else waits for that load to end and returns None (the caller
+    looks again)."""
+    me = threading.get_ident()
+    while True:
+        owner = _loading_owner.get(file)
+        if owner is None or owner == me or _would_deadlock(file, me):
+            return m
+        _waiting[me] = file
+        try:
+            _loaded.wait()
+        finally:
+            del _waiting[me]
+        m = _loading.get(file)
+        if m is None:
+            return None
+
+
+def _would_deadlock(file: str, me: int) -> bool:
+    """Reports whether waiting for the load of file closes a cycle of
+    threads each waiting for a load the next one runs."""
+    seen = set()
+    owner = _loading_owner.get(file)
+    while owner is not None and owner not in seen:
+        if owner == me:
+            return True
+        seen.add(owner)
+        f = _waiting.get(owner)
+        if f is None:
+            return False
+        owner = _loading_owner.get(f)
+    return False
+
+
+class _Unlocked:
+    """Context manager that releases _lock entirely (this thread may hold it
+    recursively) while site code runs, and takes it back."""
+
+    __slots__ = ("_state",)
+
+    def __enter__(self) -> None:
+        self._state = _lock._release_save()  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: Any) -> None:
+        _lock._acquire_restore(self._state)  # type: ignore[attr-defined]
+
+
+def _place(name: str, module: types.ModuleType) -> Tuple[bool, Any]:
+    """Puts module in sys.modules under name while its code runs, as Python's
+    import does; returns (placed, the previous entry). A name held by a
+    module of Python's own (the standard library's json for a site json.py),
+    or naming an installed standard library module, is left alone."""
+    prev = sys.modules.get(name, _MISSING)
+    if prev is not _MISSING and not (name in _placed and _placed[name] is prev):
+        return False, prev
+    if _installed_stdlib(name.partition(".")[0]):
+        return False, prev
+    sys.modules[name] = module
+    prev_placed = _placed.get(name, _MISSING)
+    _placed[name] = module
+    return True, (prev, prev_placed)
+
+
+def _unplace(name: str, module: types.ModuleType, placed: bool, prev: Any) -> Any:
+    """Undoes _place; returns what the module's code put in sys.modules in
+    its stead (`sys.modules[__name__] = obj`), else None."""
+    if not placed:
+        return None
+    cur = sys.modules.get(name, _MISSING)
+    export = cur if cur is not module and cur is not _MISSING and cur is not prev[0] else None
+    if _placed.get(name) is module:
+        if prev[1] is _MISSING:
+            del _placed[name]
+        else:
+            _placed[name] = prev[1]
+    if prev[0] is _MISSING:
+        if cur is not _MISSING and (cur is module or cur is export):
+            del sys.modules[name]
+    elif cur is module or cur is export:
+        sys.modules[name] = prev[0]
+    return export
+
+
+def _public(m: Any) -> Any:
+    """Returns what an import of the site module m gives: m, or the object
+    m's code put in sys.modules in its stead."""
+    try:
+        inst = m.__dict__.get("__mp_info__")
+    except AttributeError:
+        return m
+    if inst is not None and inst.__class__ is _Instance and inst.export is not None and inst.globals is m.__dict__:
+        return inst.export
+    return m
 
 
 def _parent_module(parent: Optional[_Record], autoreload: bool) -> Optional[types.ModuleType]:
@@ -695,6 +913,10 @@ def _load(rec: Optional[_Record], file: str, name: str, kind: Any, parent: Optio
         return _load_extension(file, name, parent)
 
     parent_module = _parent_module(parent, _autoreload())
+    if file in _loading or _records.get(file) is not rec or (rec is not None and not rec.stale):
+        # Another thread loaded file, or is loading it, while the package
+        # was (re)loaded.
+        return _get(file, name, kind, parent, _autoreload(), mp_path, importer)
     leaf = name.rpartition(".")[2]
     ctx = _ctx
     log = ctx.log_on() if ctx is not None else False
@@ -708,20 +930,7 @@ def _load(rec: Optional[_Record], file: str, name: str, kind: Any, parent: Optio
             _log(_APLOG_NOTICE, "mpgate importer: reloading '%s' as '%s' (generation %d: %s)"
                  % (file, name, generation, reason))
 
-    # Read and compile from source: never __pycache__ (its validation is by
-    # whole seconds and size, so two quick same-size edits would run stale
-    # code). The stat is of the file as read, for the daemon to compare.
-    try:
-        with open(file, "rb") as f:
-            st = os.fstat(f.fileno())
-            source = f.read()
-    except (FileNotFoundError, NotADirectoryError):
-        raise ModuleNotFoundError("No module named '%s': file '%s' does not exist" % (name, file),
-                                  name=name, path=file) from None
-    except OSError as e:
-        raise ImportError("cannot read module '%s' from '%s': %s" % (name, file, e.strerror or e),
-                          name=name, path=file) from None
-    code = compile(source, file, "exec", dont_inherit=True)
+    code, st = _read_code(file, name)
 
     module = types.ModuleType(name)
     old = rec.module if rec is not None else None
@@ -765,7 +974,6 @@ def _load(rec: Optional[_Record], file: str, name: str, kind: Any, parent: Optio
 
     cache = ctx.cache if ctx is not None else None
     previous_attr = parent_module.__dict__.get(leaf, _MISSING) if parent_module is not None else _MISSING
-    _loading[file] = module
     if cache is not None:
         cache[file] = module
     if parent_module is not None:
@@ -773,9 +981,8 @@ def _load(rec: Optional[_Record], file: str, name: str, kind: Any, parent: Optio
         # circular `from . import x` inside the package finds it without
         # sys.modules.
         setattr(parent_module, leaf, module)
-    spec._initializing = True  # type: ignore[attr-defined]
     try:
-        exec(code, d)
+        inst.export = _run_code(file, name, module, code)
     except BaseException:
         if cache is not None and cache.get(file) is module:
             del cache[file]
@@ -788,31 +995,124 @@ def _load(rec: Optional[_Record], file: str, name: str, kind: Any, parent: Optio
             _log(_APLOG_NOTICE, "mpgate importer: reloading '%s' failed; generation %d keeps serving"
                  % (file, rec.generation))
         raise
-    finally:
-        spec._initializing = False  # type: ignore[attr-defined]
-        _loading.pop(file, None)
+    if inst.export is not None and parent_module is not None:
+        setattr(parent_module, leaf, inst.export)
 
-    # Commit.
-    if parent is not None:
-        inst.deps.setdefault(parent.file, None)
-        inst.deps.pop(file, None)
-    inst.committed = True
-    d["__mtime__"] = st.st_mtime
-    new_rec.module = module
-    new_rec.instance = inst
-    new_rec.generation = generation
-    new_rec.stale = False
-    new_rec.stale_reason = ""
-    new_rec.reason = reason
-    new_rec.stat = (st.st_mtime_ns, st.st_size, st.st_ino)
-    new_rec.loaded = time.time()
     if rec is None:
         _records[file] = new_rec
         _by_name.setdefault(name, []).append(new_rec)
-    _touched[file] = None
+    _commit(new_rec, inst, module, st, reason)
     if old is not None and is_pkg:
         _rebind_members(new_rec, old, module)
     return module
+
+
+def _read_code(file: str, name: str) -> Tuple[types.CodeType, os.stat_result]:
+    """Reads and compiles file from source: never __pycache__ (its
+    validation is by whole seconds and size, so two quick same-size edits
+    would run stale code). The stat is of the file as read, for the daemon
+    to compare."""
+    try:
+        with open(file, "rb") as f:
+            st = os.fstat(f.fileno())
+            source = f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ModuleNotFoundError("No module named '%s': file '%s' does not exist" % (name, file),
+                                  name=name, path=file) from None
+    except OSError as e:
+        raise ImportError("cannot read module '%s' from '%s': %s" % (name, file, e.strerror or e),
+                          name=name, path=file) from None
+    return compile(source, file, "exec", dont_inherit=True), st
+
+
+def _run_code(file: str, name: str, module: types.ModuleType, code: types.CodeType) -> Any:
+    """Runs code in module as this thread's load of file: listed in
+    _loading, and in sys.modules under name while it runs (_place), with
+    _lock released. Returns what the code put in sys.modules in the
+    module's stead, else None."""
+    spec = module.__dict__.get("__spec__")
+    _loading[file] = module
+    _loading_owner[file] = threading.get_ident()
+    placed, prev = _place(name, module)
+    if spec is not None:
+        spec._initializing = True
+    try:
+        with _Unlocked():
+            exec(code, module.__dict__)
+    finally:
+        if spec is not None:
+            spec._initializing = False
+        export = _unplace(name, module, placed, prev)
+        del _loading[file]
+        del _loading_owner[file]
+        _loaded.notify_all()
+        _bump()
+    return export
+
+
+def _commit(rec: _Record, inst: _Instance, module: types.ModuleType, st: os.stat_result, reason: str) -> None:
+    """Makes inst, whose code has run in module, the record's current
+    generation."""
+    parent = rec.parent
+    if parent is not None:
+        inst.deps.setdefault(parent.file, None)
+        inst.deps.pop(rec.file, None)
+    inst.committed = True
+    module.__dict__["__mtime__"] = st.st_mtime
+    rec.module = module
+    rec.instance = inst
+    rec.generation = inst.generation
+    rec.stale = False
+    rec.stale_reason = ""
+    rec.reason = reason
+    rec.stat = (st.st_mtime_ns, st.st_size, st.st_ino)
+    rec.loaded = time.time()
+    _touched[rec.file] = None
+    _bump()
+
+
+def _reload(module: types.ModuleType) -> Any:
+    """importlib.reload (and imp.reload) of a site module: Python's
+    semantics, the file's current code runs again in the module's own
+    namespace (names it no longer defines survive) and the same object
+    comes back, the record's current generation from then on. On an error
+    the exception propagates and the module keeps what its code had set.
+    Its importers are not reloaded (nor are they by Python); a module object
+    of an older generation becomes the current one again."""
+    inst = _instance_of(getattr(module, "__dict__", None))
+    if inst is None:
+        return _orig_reload(module)
+    with _lock:
+        rec = inst.record
+        file = rec.file
+        if file in _loading:
+            m = _await_load(file, _loading[file])
+            if m is not None:
+                return _public(m)  # reloaded from its own code while it runs
+        if not rec.reportable:
+            return module
+        ctx = _ctx
+        generation = rec.generation + 1
+        if ctx is not None and ctx.log_on():
+            _log(_APLOG_NOTICE, "mpgate importer: reloading '%s' as '%s' in place (generation %d: importlib.reload)"
+                 % (file, rec.name, generation))
+        code, st = _read_code(file, rec.name)
+        d = module.__dict__
+        new_inst = _Instance(rec, generation, d)
+        d["__mp_info__"] = new_inst
+        if ctx is not None:
+            ctx.cache[file] = module
+        try:
+            new_inst.export = _run_code(file, rec.name, module, code)
+        except BaseException:
+            if d.get("__mp_info__") is new_inst:
+                d["__mp_info__"] = inst
+            raise
+        _commit(rec, new_inst, module, st, "importlib.reload")
+        parent_module = _current(rec.parent.file) if rec.parent is not None else None
+        if parent_module is not None:
+            setattr(parent_module, rec.name.rpartition(".")[2], _public(module))
+        return _public(module)
 
 
 def _rebind_members(rec: _Record, old: types.ModuleType, new: types.ModuleType) -> None:
@@ -848,6 +1148,7 @@ def _load_namespace(file: Any, name: str, kind: Any, parent: Optional[_Record]) 
     rec.module = module
     rec.generation = 1
     _records[file] = rec
+    _bump()
     parent_module = _parent_module(parent, _autoreload())
     if parent_module is not None:
         setattr(parent_module, name.rpartition(".")[2], module)
@@ -866,6 +1167,7 @@ def _load_extension(file: str, name: str, parent: Optional[_Record]) -> types.Mo
     rec.module = module
     rec.generation = 1
     _records[file] = rec
+    _bump()
     parent_module = _parent_module(parent, _autoreload())
     if parent_module is not None:
         setattr(parent_module, name.rpartition(".")[2], module)
@@ -901,6 +1203,17 @@ def _member(importer: Optional[_Instance], parent_rec: _Record, parent_module: t
             part: str, autoreload: bool, notice: Any = None) -> Tuple[types.ModuleType, _Record]:
     """Imports the member part of a site package (Python's _find_and_load
     for "parent.part"); ModuleNotFoundError with Python's messages."""
+    hit = _member_hit(parent_rec, parent_module, part)
+    module, rec = _load_hit(hit, importer, autoreload, notice=notice)
+    public = _public(module)
+    if parent_module.__dict__.get(part) is not public:
+        setattr(parent_module, part, public)
+    return module, rec
+
+
+def _member_hit(parent_rec: _Record, parent_module: types.ModuleType, part: str) -> Tuple[Any, ...]:
+    """Returns the site hit of member part of a site package (searched in
+    its __path__); ModuleNotFoundError with Python's messages."""
     child_name = parent_rec.name + "." + part
     path_list = parent_module.__dict__.get("__path__")
     if path_list is None:
@@ -930,10 +1243,7 @@ def _member(importer: Optional[_Instance], parent_rec: _Record, parent_module: t
             hit = ("site", "namespace", tuple(portions), child_name, parent_rec.file)
         if key is not None:
             _resolutions[key] = hit
-    module, rec = _load_hit(hit, importer, autoreload, notice=notice)
-    if parent_module.__dict__.get(part) is not module:
-        setattr(parent_module, part, module)
-    return module, rec
+    return hit
 
 
 def _walk(importer: Optional[_Instance], module: types.ModuleType, rec: _Record, parts: Sequence[str],
@@ -953,18 +1263,29 @@ def _walk(importer: Optional[_Instance], module: types.ModuleType, rec: _Record,
 
 _orig_import = builtins.__import__
 _orig_import_module = importlib.import_module
+_orig_reload = importlib.reload
 
 
 def _import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
     """builtins.__import__ for the worker: an import made by a site
-    module's code resolves through the site search order; any other costs
-    one dict lookup more than Python's own."""
+    module's code resolves through the site search order, answered from the
+    module's fast cache when nothing it depends on changed since (see
+    _epoch); any other costs one dict lookup more than Python's own."""
     if globals is not None:
         try:
             inst = globals.get("__mp_info__")
         except AttributeError:
             inst = None
         if inst is not None and inst.__class__ is _Instance and inst.globals is globals:
+            try:
+                entry = inst.fast[name, fromlist, level]
+            except (KeyError, TypeError):
+                pass
+            else:
+                if entry[0] == _epoch and entry[1] is _fast_ctx:
+                    if entry[2] is _NORMAL:
+                        return _orig_import(name, globals, locals, fromlist, level)
+                    return entry[2]
             return _site_import(inst, name, globals, locals, fromlist, level)
     else:
         # __import__("x") called by hand: the calling frame says who asks.
@@ -980,7 +1301,23 @@ def _import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = 
 def _site_import(inst: _Instance, name: str, globals: Any, locals: Any, fromlist: Any, level: int) -> Any:
     """__import__ for a site module's code, with Python's semantics. A name
     that is not a site module goes to Python's own __import__, outside
-    _lock."""
+    _lock. The answer goes to inst's fast cache unless it may change
+    without _epoch changing: while a module is being loaded (it may fail),
+    or when the module has an __mp_path__ (it may change it)."""
+    result = _resolve_import(inst, name, fromlist, level)
+    if not _loading and result is not _NOT_FOUND and not inst.globals.get("__mp_path__"):
+        try:
+            inst.fast[name, fromlist, level] = (_epoch, _fast_ctx, result)
+        except TypeError:  # an unhashable fromlist (a list given to __import__)
+            pass
+    if result is _NORMAL or result is _NOT_FOUND:
+        return _orig_import(name, globals, locals, fromlist, level)
+    return result
+
+
+def _resolve_import(inst: _Instance, name: str, fromlist: Any, level: int) -> Any:
+    """Returns what __import__ returns for a site import by inst's code, or
+    _NORMAL (or _NOT_FOUND) for Python's own import."""
     if not isinstance(name, str):
         raise TypeError("module name must be str, not {}".format(type(name)))
     if level < 0:
@@ -991,7 +1328,7 @@ def _site_import(inst: _Instance, name: str, globals: Any, locals: Any, fromlist
         if pkg is None:
             # Python raises "attempted relative import with no known parent
             # package".
-            return _orig_import(name, globals, locals, fromlist, level)
+            return _NORMAL
         for _ in range(level - 1):
             pkg = pkg.parent
             if pkg is None:
@@ -1013,7 +1350,7 @@ def _site_import(inst: _Instance, name: str, globals: Any, locals: Any, fromlist
             return _import_result(inst, top, chain[-1], fromlist, autoreload)
         if hit is _NOT_FOUND:
             _raise_if_gone(parts[0], lambda: _statement_entries(inst, _ctx))
-    return _orig_import(name, globals, locals, fromlist, level)
+    return hit if hit is _NOT_FOUND else _NORMAL
 
 
 def _raise_if_gone(n: str, entries: Callable[[], Sequence[Tuple[Any, Optional[_Record]]]]) -> None:
@@ -1038,8 +1375,8 @@ def _import_result(inst: _Instance, first: types.ModuleType, leaf: types.ModuleT
     (its fromlist submodules imported), else the first one named."""
     if fromlist:
         _handle_fromlist(inst, leaf, fromlist, autoreload)
-        return leaf
-    return first
+        return _public(leaf)
+    return _public(first)
 
 
 def _handle_fromlist(inst: _Instance, module: types.ModuleType, fromlist: Any, autoreload: bool,
@@ -1107,18 +1444,115 @@ def _import_module_hook(name: str, package: Optional[str] = None) -> types.Modul
             level += 1
         pkg = _package_of(inst.record)
         if pkg is None or package != pkg.name:
-            # Relative to some other package: Python's own import.
-            return _orig_import_module(name, package)
-        name = name[level:]
-    module = _site_import(inst, name, inst.globals, None, ["__name__"], level)
-    return module
+            # Relative to some other package: the absolute name, imported as
+            # by this module (Python resolves the package the same way).
+            name, level = importlib.util.resolve_name(name, package), 0
+        else:
+            name = name[level:]
+    return _site_import(inst, name, inst.globals, None, ("__name__",), level)
+
+
+class _LentLoader(SiteLoader):
+    """The loader _SiteFinder gives Python's import: its module is the
+    importer's module of the file (loaded when Python's import creates it,
+    not when the spec is found), and the loan is recorded."""
+
+    def __init__(self, name: str, hit: Tuple[Any, ...]) -> None:
+        super().__init__(hit[2], hit[1] == "package")
+        self.name = name
+        self.hit = hit
+        self.spec = None  # type: Any
+        self.module = None  # type: Optional[types.ModuleType]
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        """Returns the importer's module of the file, loading it if needed."""
+        with _lock:
+            module, _ = _load_hit(self.hit, None, _autoreload())
+        self.spec = module.__dict__.get("__spec__")
+        self.module = module
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Records the loan; the module's code has run already."""
+        # Python's import has just set module.__spec__ to the finder's spec:
+        # the module keeps its own; what its code put in sys.modules in its
+        # stead is what Python's import returns.
+        module.__spec__ = self.spec
+        public = _public(module)
+        if public is not module:
+            sys.modules[self.name] = public
+        with _lock:
+            _placed[self.name] = public
+            _lent[self.name] = None
+
+
+class _SiteFinder:
+    """The finder placed before Python's PathFinder, for imports made by
+    code that is not a site module (the standard library, installed
+    packages, exec() with fresh globals): a module Python would load from a
+    site file found on sys.path is the importer's module of that file, lent
+    to sys.modules until the request ends (end_request), not a second copy
+    executed again; a standard library name is the standard library's even
+    when a site directory comes first on sys.path (_installed_stdlib)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        """Returns the spec of a site module to lend or of the standard
+        library module; None to let the next finder look."""
+        with _lock:
+            if path is None:
+                if _installed_stdlib(fullname):
+                    return importlib.machinery.PathFinder.find_spec(fullname, _installed_path())
+                key = ("f", fullname)
+                hit = _resolutions.get(key)
+                if hit is None:
+                    hit = _search(fullname, lambda: [(d, None) for d in sys.path])
+                    if hit is not _NOT_FOUND:
+                        _resolutions[key] = hit
+            else:
+                parent_name, _, leaf = fullname.rpartition(".")
+                parent = sys.modules.get(parent_name)
+                if parent is None or not (parent_name in _placed and _placed[parent_name] is parent):
+                    return None
+                rec = _record_for(parent) if isinstance(parent, types.ModuleType) else None
+                if rec is None:
+                    return None
+                try:
+                    hit = _member_hit(rec, parent, leaf)
+                except ModuleNotFoundError:
+                    return None
+            if hit[0] != "site" or hit[1] not in ("module", "package"):
+                return None
+        spec = importlib.machinery.ModuleSpec(fullname, _LentLoader(fullname, hit), origin=hit[2],
+                                              is_package=hit[1] == "package")
+        if hit[1] == "package":
+            spec.submodule_search_locations = [os.path.dirname(hit[2])]
+        return spec
+
+
+def _return_lent() -> None:
+    """Takes the modules lent to Python's import out of sys.modules (called
+    with _lock held)."""
+    for name in _lent:
+        m = _placed.pop(name, None)
+        if m is not None and sys.modules.get(name) is m:
+            del sys.modules[name]
+    _lent.clear()
 
 
 def install_import_hooks() -> None:
-    """Routes builtins.__import__ and importlib.import_module through the
-    importer (once, at worker start)."""
+    """Routes builtins.__import__, importlib.import_module and
+    importlib.reload through the importer, and puts _SiteFinder before
+    Python's PathFinder (once, at worker start)."""
     builtins.__import__ = _import
     importlib.import_module = _import_module_hook  # type: ignore[assignment]
+    importlib.reload = _reload  # type: ignore[assignment]
+    if not any(isinstance(f, _SiteFinder) for f in sys.meta_path):
+        at = len(sys.meta_path)
+        for i, f in enumerate(sys.meta_path):
+            if f is importlib.machinery.PathFinder:
+                at = i
+                break
+        sys.meta_path.insert(at, _SiteFinder())
 
 
 # ---------------------------------------------------------------------------
@@ -1187,8 +1621,10 @@ def _import_module_entries(caller: Optional[_Instance], path: Optional[List[str]
 def import_module(module_name: str, autoreload: Any = None, path: Optional[List[str]] = None,
                   dispatcher: bool = False, notice: Any = None) -> Tuple[types.ModuleType, bool]:
     """Implements apache.import_module (mod_python 3.3 semantics): returns
-    (module, site) where site tells whether it is a site module. A non-site
-    name comes back as (None, False) for the caller's normal import.
+    (module, site) where site tells whether it is a site module (or, but for
+    the dispatcher, what its code put in sys.modules in its stead). A
+    non-site name comes back as (None, False) for the caller's normal
+    import.
 
     autoreload None means the request's PythonAutoReload; dispatcher is true
     when the handler dispatcher imports the handler module (no importer; the
@@ -1215,10 +1651,11 @@ def import_module(module_name: str, autoreload: Any = None, path: Optional[List[
                     kind, name = "module", os.path.splitext(base)[0]
                 module = _get(file, name, kind, None, autoreload, list(path) if path else [], caller, notice)
             _add_edge(caller, file)
-            return module, True
+            return (module if dispatcher else _public(module)), True
 
         if "/" in module_name:
-            return _import_pseudo(module_name, caller, path, ctx, dispatcher, autoreload, notice), True
+            module = _import_pseudo(module_name, caller, path, ctx, dispatcher, autoreload, notice)
+            return (module if dispatcher else _public(module)), True
 
         parts = module_name.split(".")
         try:
@@ -1239,7 +1676,7 @@ def import_module(module_name: str, autoreload: Any = None, path: Optional[List[
             return None, False  # type: ignore[return-value]
         top, rec = _load_hit(hit, caller, autoreload, notice=notice if len(parts) == 1 else None)
         chain = [top] + _walk(caller, top, rec, parts[1:], autoreload, notice)
-        return chain[-1], True
+        return (chain[-1] if dispatcher else _public(chain[-1])), True
 
 
 def _import_pseudo(module_name: str, caller: Optional[_Instance], path: Optional[List[str]],

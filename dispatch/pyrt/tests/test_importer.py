@@ -675,6 +675,233 @@ class SearchOrderTest(SiteTestCase):
         self.assertEqual(self.body(r), "handler dir")
 
 
+class SiteCodeTest(SiteTestCase):
+    """Idioms of real site code that lean on Python's import semantics."""
+
+    def test_dataclass_with_string_annotations(self):
+        # dataclasses, typing and enum look the class's module up in
+        # sys.modules while the class body's module runs (Python's import
+        # guarantees it is there); afterwards it is not.
+        self.write("s/dc.py", """
+            from __future__ import annotations
+            import dataclasses, enum, sys, typing
+            from typing import ClassVar, List
+            THIS = sys.modules[__name__]
+            @dataclasses.dataclass
+            class Point:
+                x: int
+                tags: List[str] = dataclasses.field(default_factory=list)
+                count: ClassVar[int] = 0
+            HINTS = sorted(typing.get_type_hints(Point))
+            class Color(enum.Enum):
+                RED = 1
+        """)
+        self.write("s/index.py", """
+            import pickle, sys, dataclasses
+            import dc
+            def handler(req):
+                req.write(repr([dc.THIS is dc, [f.name for f in dataclasses.fields(dc.Point)], dc.HINTS,
+                                dc.Point(1), pickle.loads(pickle.dumps(dc.Color.RED)) is dc.Color.RED,
+                                "dc" in sys.modules]))
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("index", "s")),
+                         "[True, ['x', 'tags'], ['count', 'tags', 'x'], Point(x=1, tags=[]), True, False]")
+
+    def test_importlib_reload_reexecutes_into_the_same_module(self):
+        # Python's reload: the file's code runs again in the module's own
+        # namespace (names it no longer defines survive), the same object
+        # comes back, and importers see the change.
+        dep = self.write("s/dep.py", "VALUE = 'one'\nOLD = 'old'\n")
+        self.write("s/index.py", """
+            import importlib, sys
+            import dep
+            def handler(req):
+                how = req.get_options()["how"]
+                if how == "imp":
+                    import imp
+                    m = imp.reload(dep)
+                else:
+                    m = importlib.reload(dep)
+                import dep as again
+                req.write("%s %s %s %s %s" % (m is dep, again is dep, dep.VALUE, dep.OLD, "dep" in sys.modules))
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("index", "s", options=[["how", "importlib"]])),
+                         "True True one old False")
+        self.write("s/dep.py", "VALUE = 'two'\n")
+        r = self.run_handler("index", "s", options=[["how", "importlib"]])
+        self.assertEqual(self.body(r), "True True two old False")
+        self.assertEqual([(m["file"], m["generation"], m["reason"]) for m in r.modules()],
+                         [(dep, 3, "importlib.reload")])
+        self.write("s/dep.py", "VALUE = 'three'\n")
+        self.assertEqual(self.body(self.run_handler("index", "s", options=[["how", "imp"]])),
+                         "True True three old False")
+        self.write("s/dep.py", "VALUE = 'broken\n")
+        r = self.run_handler("index", "s", options=[["how", "importlib"]])
+        self.assertIn("SyntaxError", html.unescape(r.body.decode()))
+        self.write("s/dep.py", "VALUE = 'four'\n")
+        self.assertEqual(self.body(self.run_handler("index", "s", options=[["how", "importlib"]])),
+                         "True True four old False")
+
+    def test_import_module_relative_to_another_package(self):
+        self.write("s/ipkg/__init__.py", "")
+        self.write("s/ipkg/sub.py", "")
+        self.write("s/index.py", """
+            import importlib, sys
+            import ipkg.sub
+            def handler(req):
+                m = importlib.import_module(".sub", "ipkg")
+                req.write("%s %s %s" % (m is ipkg.sub, "ipkg" in sys.modules, "ipkg.sub" in sys.modules))
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("index", "s")), "True False False")
+
+    def test_threads_import_while_a_module_loads(self):
+        # A module that runs a thread pool at import time, whose threads
+        # import, must not deadlock (Python 3's per-module locks).
+        self.write("s/helper.py", "V = 'h'\n")
+        self.write("s/pool.py", """
+            from concurrent.futures import ThreadPoolExecutor
+            def load(i):
+                import json
+                import helper
+                return json.dumps(i) + helper.V
+            with ThreadPoolExecutor(2) as ex:
+                R = list(ex.map(load, range(3)))
+            def handler(req):
+                req.write(" ".join(R))
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("pool", "s")), "0h 1h 2h")
+
+    def test_threads_in_an_import_cycle_get_a_partial_module(self):
+        # Python's deadlock rule: of two threads each waiting for a module
+        # the other is loading, one gets the partial module.
+        self.write("s/coord.py", "import threading\nin_y = threading.Event()\n")
+        self.write("s/x.py", """
+            import threading, coord
+            def load_y():
+                import y
+            threading.Thread(target=load_y).start()
+            coord.in_y.wait(10)
+            import y
+            X = "x"
+        """)
+        self.write("s/y.py", """
+            import coord
+            coord.in_y.set()
+            import x
+            Y = "y"
+        """)
+        self.write("s/index.py", """
+            import coord
+            def handler(req):
+                import x, y
+                req.write("%s %s %s" % (x.X, y.Y, x.y is y))
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("index", "s")), "x y True")
+
+    def test_site_module_named_like_the_stdlib(self):
+        # A sibling email.py is what its neighbours import (as for a script),
+        # but the standard library and other directories keep the real one.
+        self.write("s/email.py", "WHO = 'site'\n")
+        self.write("s/index.py", """
+            import email, sys
+            def handler(req):
+                import smtplib, http.client
+                req.write("%s %s %s" % (email.WHO, smtplib.email.__file__ == sys.modules["email"].__file__,
+                                        hasattr(sys.modules["email"], "WHO")))
+                return 0
+        """)
+        self.write("t/index.py", """
+            def handler(req):
+                import email.utils
+                req.write(email.utils.__name__)
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("index", "s")), "site True False")
+        self.assertEqual(self.body(self.run_handler("index", "t")), "email.utils")
+
+    def test_module_that_replaces_itself_in_sys_modules(self):
+        # `sys.modules[__name__] = obj`: the import gives obj, as in Python,
+        # and the entry does not outlive the module's execution.
+        self.write("s/const.py", """
+            import sys
+            class _Const:
+                X = 1
+                def __setattr__(self, name, value):
+                    raise TypeError("constant")
+            sys.modules[__name__] = _Const()
+        """)
+        self.write("s/index.py", """
+            import sys
+            import const
+            from const import X
+            def handler(req):
+                import const as again
+                req.write("%s %s %s %s" % (type(const).__name__, X, again is const, "const" in sys.modules))
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("index", "s")), "_Const 1 True False")
+
+    def test_python_import_of_a_site_module_is_the_same_module(self):
+        # Code that is not a site module (exec with fresh globals, the
+        # standard library) importing a site module by name gets the
+        # importer's module, not a second copy executed again, and only for
+        # the request.
+        self.write("s/mypkg/__init__.py", """
+            import builtins
+            builtins.__dict__.setdefault("mypkg_runs", []).append(__name__)
+        """)
+        self.write("s/mypkg/res.txt", "resource")
+        self.write("s/helper.py", "")
+        self.write("s/index.py", """
+            import builtins, importlib.resources, sys
+            import helper, mypkg
+            def handler(req):
+                g = {}
+                exec("import helper", g)
+                text = importlib.resources.files("mypkg").joinpath("res.txt").read_text()
+                req.write("%s %s %s" % (g["helper"] is helper, text, builtins.mypkg_runs))
+                return 0
+        """)
+        self.write("s/after.py", """
+            import sys
+            def handler(req):
+                req.write(str(sorted(n for n in ("helper", "mypkg", "index") if n in sys.modules)))
+                return 0
+        """)
+        self.assertEqual(self.body(self.run_handler("index", "s")), "True resource ['mypkg']")
+        self.assertEqual(self.body(self.run_handler("after", "s")), "[]")
+
+    def test_lazy_import_follows_reloads_and_options(self):
+        # A function-level import is answered from a cache: it must still
+        # see a reload, PythonAutoReload and mod_python.importer.path.
+        dep = self.write("s/dep.py", "V = 'one'\n")
+        self.write("s/lib1/where.py", "W = 'lib1'\n")
+        self.write("s/lib2/where.py", "W = 'lib2'\n")
+        index = self.write("s/index.py", """
+            def handler(req):
+                import dep, where
+                from dep import V
+                req.write("%s %s %s" % (dep.V, V, where.W))
+                return 0
+        """)
+        lib1 = [["mod_python.importer.path", "['~/lib1']"]]
+        lib2 = [["mod_python.importer.path", "['~/lib2']"]]
+        self.assertEqual(self.body(self.run_handler("index", "s", options=lib1)), "one one lib1")
+        self.assertEqual(self.body(self.run_handler("index", "s", options=lib1)), "one one lib1")
+        self.assertEqual(self.body(self.run_handler("index", "s", options=lib2)), "one one lib2")
+        self.write("s/dep.py", "V = 'two'\n")
+        self.worker.invalidate(changed=[dep], dependent=[index])
+        off = [["PythonAutoReload", "0"]]
+        self.assertEqual(self.body(self.run_handler("index", "s", options=lib2, directives=off)), "one one lib2")
+        self.assertEqual(self.body(self.run_handler("index", "s", options=lib2)), "two two lib2")
+        self.assertEqual(self.body(self.run_handler("index", "s", options=lib2, directives=off)), "two two lib2")
+
+
 class ResolutionTest(unittest.TestCase):
     """The resolution rules, in-process."""
 
