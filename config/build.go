@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,6 +83,7 @@ type srcDirective struct {
 type pyConf struct {
 	directives []kvo // apr_table_set semantics: one entry per key
 	options    []kvo
+	session    []kvo   // PythonSessionOptions
 	handlers   []hlist // in order of first appearance
 	configDir  string  // cmd->path of the section; "" for a server body
 	isLocation bool    // d_is_location, set by handler directives
@@ -360,6 +362,7 @@ func init() {
 	}
 	add("PythonOptimize", ctxRSRC, (*builder).flagDirective)
 	add("PythonOption", ctxAll, (*builder).pythonOption)
+	add("PythonSessionOptions", ctxAll, (*builder).pythonSessionOptions)
 
 	add("ServerName", ctxRSRC, (*builder).serverName)
 	add("ServerAlias", ctxRSRC, (*builder).serverAlias)
@@ -828,6 +831,63 @@ func (b *builder) pythonOption(d *directiveDef, n *node, ctx *walkCtx) {
 	conf.options = setKV(conf.options, e)
 	if ctx.sec == nil {
 		ctx.srv.srvOptions = setKV(ctx.srv.srvOptions, e)
+	}
+}
+
+// SessionOptionKeys are the keys PythonSessionOptions takes: the suffixes of
+// mod_python's PythonOption mod_python.session.* keys (mod_python.md §1.9)
+// plus mpgate's cookie attributes, which mod_python never set.
+var SessionOptionKeys = []string{
+	"session_type", "cookie_name", "application_domain", "application_path",
+	"database_directory", "timeout", "lock", "secret",
+	"cookie_secure", "cookie_httponly", "cookie_samesite",
+}
+
+// pythonSessionOptions is mpgate's PythonSessionOptions directive (the
+// req.get_session() proposal mod_python never released): "KEY VALUE", or
+// one or more "KEY=VALUE", with the keys of SessionOptionKeys. Sections
+// merge it as PythonOption: the inner value of a key wins, an empty one
+// masks.
+func (b *builder) pythonSessionOptions(d *directiveDef, n *node, ctx *walkCtx) {
+	var pairs [][2]string
+	first, rest := getwordConf(n.args)
+	switch {
+	case first == "":
+		b.errorf(n, d.name, "takes KEY VALUE or KEY=VALUE ...")
+		return
+	case strings.Contains(first, "="):
+		for w := first; w != ""; w, rest = getwordConf(rest) {
+			k, v, ok := strings.Cut(w, "=")
+			if !ok {
+				b.errorf(n, d.name, "%q: want KEY=VALUE like the other arguments", w)
+				return
+			}
+			pairs = append(pairs, [2]string{k, v})
+		}
+	default:
+		val, tail := getwordConf(rest)
+		if tail != "" {
+			b.errorf(n, d.name, "takes KEY VALUE or KEY=VALUE ...")
+			return
+		}
+		pairs = append(pairs, [2]string{first, val})
+	}
+	for _, kv := range pairs {
+		key := strings.TrimPrefix(kv[0], "mod_python.session.")
+		if !slices.Contains(SessionOptionKeys, key) {
+			b.errorf(n, d.name, "unknown option %q (want one of %s)", kv[0], strings.Join(SessionOptionKeys, ", "))
+			return
+		}
+		if key == "cookie_samesite" && kv[1] != "" && !slices.Contains([]string{"Strict", "Lax", "None"}, kv[1]) {
+			b.errorf(n, d.name, "cookie_samesite %q: want Strict, Lax or None", kv[1])
+			return
+		}
+	}
+	b.record(ctx, d, n)
+	conf := b.py(ctx)
+	for _, kv := range pairs {
+		e := kvo{key: strings.TrimPrefix(kv[0], "mod_python.session."), value: kv[1], file: n.file, line: n.line, sec: ctx.target()}
+		conf.session = setKV(conf.session, e)
 	}
 }
 

@@ -124,6 +124,12 @@ func (m *Merged) Explain(w io.Writer) error {
 		}
 		ew.printf("  %s = %s  %s\n", kv.Key, kv.Value, m.originText("PythonOption "+kv.Key))
 	}
+	if len(m.SessionOptions) > 0 {
+		ew.printf("session options:\n")
+	}
+	for _, kv := range m.SessionOptions {
+		ew.printf("  %s = %q  %s\n", kv.Key, kv.Value, m.originText("PythonSessionOptions "+kv.Key))
+	}
 	if _, ok := m.origins["AuthType"]; ok {
 		ew.printf("AuthType: %s  %s\n", noneIfEmpty(m.AuthType), m.originText("AuthType"))
 	}

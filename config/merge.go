@@ -51,6 +51,9 @@ type Merged struct {
 	// entry after each one it deletes, so a masked key right after another
 	// masked key stays, as "" (verified against Apache 2.4 + mod_python).
 	Options []KV
+	// SessionOptions is the merged PythonSessionOptions table (keys without
+	// the mod_python.session. prefix), read by req.get_session_options().
+	SessionOptions []KV
 	// Handler is r->handler for the file: the SetHandler value, or the
 	// AddHandler mapping of Filename's extensions ("mod_python",
 	// "python-program", another module's, or "").
@@ -436,6 +439,7 @@ func cleanFilename(name string) string {
 type mergeState struct {
 	directives []kvo
 	options    []kvo
+	session    []kvo
 	handlers   []hlist
 	configDir  string
 	isLocation bool
@@ -454,6 +458,9 @@ func (st *mergeState) apply(s *section) {
 		}
 		for _, e := range p.options {
 			st.options = setKV(st.options, e)
+		}
+		for _, e := range p.session {
+			st.session = setKV(st.session, e)
 		}
 	next:
 		for _, h := range p.handlers {
@@ -573,6 +580,7 @@ func (co *core) finish(filename string) *Merged {
 		Handlers:       make(map[string][]Handler, len(st.handlers)),
 		Directives:     toKV(st.directives),
 		Options:        toKV(st.options),
+		SessionOptions: toKV(st.session),
 		IsLocation:     st.isLocation,
 		ConfigDir:      st.configDir,
 		filename:       filename,
@@ -602,6 +610,9 @@ func (co *core) finish(filename string) *Merged {
 	}
 	for _, e := range st.options {
 		note("PythonOption "+e.key, e.sec, e.file, e.line)
+	}
+	for _, e := range st.session {
+		note("PythonSessionOptions "+e.key, e.sec, e.file, e.line)
 	}
 	for _, h := range st.handlers {
 		if strings.IndexByte(h.key, '.') >= 0 {

@@ -1061,6 +1061,7 @@ func wireConfigOf(m *config.Merged, main *config.VirtualHost) map[string]any {
 		"handlers":        handlers,
 		"directives":      kvPairs(m.Directives),
 		"options":         kvPairs(m.Options),
+		"session_options": kvPairs(m.SessionOptions),
 		"handler":         nullable(m.Handler),
 		"addhandler_exts": strings.Join(m.AddHandlerExts, " "),
 		"pythonpath":      nullable(m.PythonPath),
