@@ -27,6 +27,7 @@ import (
 	"github.com/mpgate/mpgate/config"
 	"github.com/mpgate/mpgate/fcgi"
 	"github.com/mpgate/mpgate/importer"
+	"github.com/mpgate/mpgate/session"
 )
 
 // Options configures a Server. Zero values mean the documented defaults.
@@ -78,6 +79,13 @@ type Options struct {
 	Watch string
 	// PollInterval is the polling period where files are polled. Default 1 s.
 	PollInterval time.Duration
+	// Sessions, when set, serves mod_python sessions (the session.* CALL
+	// methods); the Server does not close it.
+	Sessions session.Store
+	// SessionLockWait bounds the wait for a session lock held by another
+	// request (the request's own deadline bounds it too). Default
+	// DefaultSessionLockWait.
+	SessionLockWait time.Duration
 
 	defaultInterp string
 }
@@ -129,6 +137,9 @@ func (o *Options) setDefaults() {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
+	if o.SessionLockWait <= 0 {
+		o.SessionLockWait = DefaultSessionLockWait
+	}
 }
 
 func (o *Options) minIdle(interp string) int {
@@ -152,6 +163,10 @@ type Server struct {
 
 	callsMu sync.RWMutex // guards calls
 	calls   map[string]CallFunc
+
+	// requestEnded, when set, runs after every request, however it ended
+	// (it releases the request's session locks).
+	requestEnded func(reqID uint64)
 
 	watcher *importer.Watcher  // nil when Watch is "off"
 	modules *importer.Registry // the site modules each worker has loaded
@@ -194,6 +209,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	// Without a watcher the registry still knows what each worker loaded,
 	// for `mpgate modules`.
 	s.modules = importer.NewRegistry(s.watcher, opts.Logger)
+	if opts.Sessions != nil {
+		s.registerSessions(opts.Sessions)
+	}
 	s.SetConfig(cfg)
 	return s, nil
 }
@@ -317,6 +335,8 @@ type Call struct {
 	Args        []KV
 	Interpreter string        // the worker's interpreter name
 	Request     *fcgi.Request // the request the worker is serving
+	RequestID   uint64        // the daemon's number for that request, unique while it runs
+	Deadline    time.Time     // when the request times out
 }
 
 // CallFunc answers a Call. Its results go back in a REPLY; an error becomes
@@ -372,6 +392,9 @@ func (s *Server) ServeFCGI(w *fcgi.Response, r *fcgi.Request) uint32 {
 	x := exchangePool.Get().(*exchange)
 	x.s, x.w, x.r, x.id, x.start = s, w, r, s.nextReqID.Add(1), time.Now()
 	x.serve()
+	if s.requestEnded != nil {
+		s.requestEnded(x.id)
+	}
 	x.reset()
 	exchangePool.Put(x)
 	return 0
@@ -581,7 +604,7 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 			if err != nil {
 				return false, err
 			}
-			call := &Call{Method: c.Method, Args: c.Args, Interpreter: wk.interp, Request: x.r}
+			call := &Call{Method: c.Method, Args: c.Args, Interpreter: wk.interp, Request: x.r, RequestID: x.id, Deadline: x.deadline}
 			x.frame = x.s.answerCall(x.frame[:0], call)
 			if err := wk.send(FrameReply, uint32(x.id), x.frame); err != nil {
 				return false, err

@@ -18,6 +18,7 @@ import (
 	"github.com/mpgate/mpgate/config"
 	"github.com/mpgate/mpgate/fcgi"
 	"github.com/mpgate/mpgate/internal/fcgitest"
+	"github.com/mpgate/mpgate/session"
 )
 
 // testSite is a daemon on a temporary site: conf is an Apache configuration
@@ -618,5 +619,94 @@ func TestModuleReloadOff(t *testing.T) {
 	}
 	if b := string(s.do(t, "GET", "/app/x", "app/x", "", nil).Body); b != "one" {
 		t.Fatalf("with Watch off the edit showed: %q", b)
+	}
+}
+
+const sessionConf = `
+DocumentRoot @DIR@
+<Directory @DIR@/app>
+    SetHandler mod_python
+    PythonHandler sess
+</Directory>
+`
+
+const sessPy = `
+import os
+from mpgate import worker
+from mod_python import apache
+
+SID = "0123456789abcdef0123456789abcdef"
+BLOB = bytes(range(256))
+
+def handler(req):
+    what = req.args or ""
+    if what.startswith("lock"):
+        worker.call("session.lock", id=SID)
+        worker.call("session.lock", id=SID)  # re-entrant within the request
+        if what == "lockdie":
+            os._exit(9)
+        req.write("locked")
+    elif what == "save":
+        worker.call("session.save", id=SID, data=BLOB.decode("utf-8", "surrogateescape"),
+                    created="1700000000.5", accessed="%f" % __import__("time").time(), timeout="60")
+        req.write("saved")
+    elif what == "load":
+        r = worker.call("session.load", id=SID)
+        req.write("%s %s %s" % (r["found"], r.get("data", "").encode("utf-8", "surrogateescape") == BLOB, r.get("created")))
+    elif what == "bad":
+        try:
+            worker.call("session.load", id="../etc/passwd")
+        except Exception as e:
+            req.write("%s: %s" % (type(e).__name__, e))
+    return apache.OK
+`
+
+// TestSessionCalls: the session.* CALL methods reach the store; bytes
+// survive; a request's locks are released when it ends, also when its
+// worker dies holding one.
+func TestSessionCalls(t *testing.T) {
+	dir := t.TempDir()
+	st, err := session.Open(session.Options{Path: filepath.Join(dir, "sessions.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := newTestSite(t, sessionConf, map[string]string{"app/sess.py": sessPy},
+		Options{MaxWorkers: 2, Sessions: st, SessionLockWait: time.Hour})
+	get := func(q string) string {
+		rep := s.do(t, "GET", "/app/x?"+q, "app/x", "", nil)
+		if rep.Status != 200 {
+			t.Logf("GET ?%s: stderr %s", q, rep.Stderr)
+		}
+		return fmt.Sprintf("%d %s", rep.Status, rep.Body)
+	}
+	if got := get("load"); got != "200 0 False None" {
+		t.Fatalf("load before save: %q", got)
+	}
+	if got := get("save"); got != "200 saved" {
+		t.Fatalf("save: %q", got)
+	}
+	if got := get("load"); got != "200 1 True 1700000000.5" {
+		t.Fatalf("load after save: %q", got)
+	}
+	// Each request takes the lock and ends without unlocking: with an
+	// hour's lock wait, the next ones only get it because the end of the
+	// request released it.
+	for i := 0; i < 3; i++ {
+		if got := get("lock"); got != "200 locked" {
+			t.Fatalf("lock %d: %q", i, got)
+		}
+	}
+	if got := get("lockdie"); !strings.HasPrefix(got, "500 ") {
+		t.Fatalf("lockdie: %q, want 500", got)
+	}
+	if got := get("lock"); got != "200 locked" {
+		t.Fatalf("lock after a worker died holding it: %q", got)
+	}
+	if held, waiting := st.Locks(); held != 0 || waiting != 0 {
+		t.Fatalf("after the requests: %d locks held, %d waiting", held, waiting)
+	}
+	if got := get("bad"); !strings.Contains(got, "CallError") || !strings.Contains(got, "malformed session id") {
+		t.Fatalf("bad id: %q", got)
 	}
 }

@@ -58,6 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			fcgidCommand(),
 			previewCommand(),
 			configCommand(),
+			sessionsCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -85,7 +86,7 @@ func siteFlags() []cli.Flag {
 // daemonFlags are the flags of the daemon, shared by serve and by fcgid
 // (which starts the daemon with them).
 func daemonFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "run-dir", EnvVars: []string{"MPGATE_RUN_DIR"}, Value: "/run/mpgate", Usage: "`DIR` for the socket, pid and lock files (not under a private /tmp)"},
 		&cli.StringFlag{Name: "socket", EnvVars: []string{"MPGATE_SOCKET"}, Usage: "unix socket `PATH` for FastCGI (default RUN-DIR/mpgate.sock)"},
 		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"MPGATE_STATE_DIR"}, Usage: "`DIR` for the unpacked Python runtime (default RUN-DIR/state)"},
@@ -99,7 +100,7 @@ func daemonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "watch", EnvVars: []string{"MPGATE_WATCH"}, Value: "auto", Usage: "how changed site modules are noticed: auto (inotify, polling where it fails), poll, or off (never reload in place)"},
 		&cli.DurationFlag{Name: "poll-interval", EnvVars: []string{"MPGATE_POLL_INTERVAL"}, Usage: "period of polling for changed modules where inotify is not used (default 1s)"},
 		&cli.DurationFlag{Name: "idle-exit", EnvVars: []string{"MPGATE_IDLE_EXIT"}, Usage: "exit after this long without a request (0: never; the fcgid relay starts daemons with 10m)"},
-	}
+	}, sessionFlags()...)
 }
 
 // newLogger returns the logger of a command, writing Apache-style lines.

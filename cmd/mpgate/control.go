@@ -34,6 +34,11 @@ type controlReply struct {
 	Pools   map[string]map[string]int `json:"pools,omitempty"`
 	Watch   string                    `json:"watch,omitempty"`
 	Workers []workerModules           `json:"workers,omitempty"` // for "modules"
+	// for "sessions ...": the sessions listed or shown; a count of sessions
+	// listed, deleted, purged or imported; sessions an import skipped
+	Sessions []sessionInfo `json:"sessions,omitempty"`
+	Count    int           `json:"count,omitempty"`
+	Skipped  int           `json:"skipped,omitempty"`
 }
 
 // workerModules is one worker's site modules in a "modules" reply.
@@ -61,13 +66,14 @@ const controlTimeout = 60 * time.Second
 
 // controlServer answers control commands for a running daemon.
 type controlServer struct {
-	ln      net.Listener
-	log     *slog.Logger
-	status  func() controlReply
-	modules func() controlReply
-	reload  func() error
-	stop    func()
-	wg      sync.WaitGroup
+	ln       net.Listener
+	log      *slog.Logger
+	status   func() controlReply
+	modules  func() controlReply
+	sessions func(args []string) controlReply
+	reload   func() error
+	stop     func()
+	wg       sync.WaitGroup
 }
 
 // listenControl opens RUN-DIR/control.sock, usable by the daemon's user only.
@@ -110,18 +116,20 @@ func (cs *controlServer) handle(c net.Conn) {
 		return
 	}
 	var rep controlReply
-	switch cmd := strings.TrimSpace(line); cmd {
-	case "status":
+	switch cmd := strings.TrimSpace(line); {
+	case strings.HasPrefix(cmd, "sessions ") || cmd == "sessions":
+		rep = cs.sessions(strings.Fields(cmd)[1:])
+	case cmd == "status":
 		rep = cs.status()
-	case "modules":
+	case cmd == "modules":
 		rep = cs.modules()
-	case "reload":
+	case cmd == "reload":
 		if err := cs.reload(); err != nil {
 			rep = controlReply{Error: err.Error()}
 		} else {
 			rep = controlReply{OK: true}
 		}
-	case "stop":
+	case cmd == "stop":
 		rep = controlReply{OK: true}
 		defer cs.stop()
 	default:

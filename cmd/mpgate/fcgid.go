@@ -97,9 +97,9 @@ func closeInheritedFDs() {
 // serveArgs rebuilds the flags a started daemon gets.
 func serveArgs(c *cli.Context) []string {
 	args := []string{"serve"}
-	for _, name := range []string{"config", "server-root", "server-name", "log-level", "run-dir", "socket", "state-dir", "python", "user", "socket-group", "watch"} {
+	for _, name := range []string{"config", "server-root", "server-name", "log-level", "run-dir", "socket", "state-dir", "python", "user", "socket-group", "watch", "session-db", "session-sync"} {
 		if v := c.String(name); v != "" {
-			if name == "config" || name == "run-dir" || name == "state-dir" || name == "socket" {
+			if name == "config" || name == "run-dir" || name == "state-dir" || name == "socket" || name == "session-db" {
 				if abs, err := filepath.Abs(v); err == nil {
 					v = abs
 				}
@@ -118,6 +118,9 @@ func serveArgs(c *cli.Context) []string {
 	}
 	if v := c.Duration("request-timeout"); v > 0 {
 		args = append(args, "--request-timeout", v.String())
+	}
+	if v := c.Duration("session-lock-wait"); v > 0 {
+		args = append(args, "--session-lock-wait", v.String())
 	}
 	if v := c.Duration("poll-interval"); v > 0 {
 		args = append(args, "--poll-interval", v.String())

@@ -88,6 +88,13 @@ func serve(c *cli.Context) error {
 		}
 		opts.Credential = cred
 	}
+	store, err := openSessionStore(c)
+	if err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	defer store.Close() // after the workers are gone (deferred below)
+	opts.Sessions = store
+	opts.SessionLockWait = c.Duration("session-lock-wait")
 	d, err := dispatch.New(cfg, opts)
 	if err != nil {
 		return err
@@ -197,6 +204,9 @@ func serve(c *cli.Context) error {
 			}
 			return controlReply{OK: true, PID: os.Getpid(), Version: version, Config: c.String("config"),
 				Uptime: time.Since(started).Round(time.Second).String(), Pools: pools}
+		},
+		sessions: func(args []string) controlReply {
+			return sessionOp(ctx, store, opts.Python, args)
 		},
 		modules: func() controlReply {
 			rep := controlReply{OK: true, Watch: d.WatchMode()}

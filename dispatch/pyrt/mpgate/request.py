@@ -404,6 +404,7 @@ class SiteConfig:
                       "PythonHandler.py": [...], "PythonFixupHandler": [...]},
          "directives": [["PythonDebug", "1"], ...],   # req.get_config(), in order
          "options": [["key", "value"], ...],          # merged PythonOption, empty values kept
+         "session_options": [["timeout", "600"], ...], # optional: merged PythonSessionOptions, empty values kept
          "handler": "mod_python" | null,              # req.handler
          "addhandler_exts": ".py .psp",
          "auth_type": null | "Basic", "auth_name": null | "realm",
@@ -433,6 +434,9 @@ class SiteConfig:
         self.handlers = raw.get("handlers") or {}  # type: Dict[str, List[Dict[str, Any]]]
         self.directives = [(str(k), str(v)) for k, v in raw.get("directives") or []]
         self.options = _pairs_table(raw.get("options") or [])
+        # PythonSessionOptions, keys without the mod_python.session. prefix
+        # (req.get_session_options()).
+        self.session_options = _pairs_table(raw.get("session_options") or [])
         self.handler = raw.get("handler")  # type: Optional[str]
         self.addhandler_exts = raw.get("addhandler_exts") or ""
         self.auth_type = raw.get("auth_type")  # type: Optional[str]
@@ -901,6 +905,13 @@ class mp_request(object):
         self._server_obj = None  # type: Optional[mp_server]
         self._conn_obj = None  # type: Optional[mp_conn]
         self._cleanups = []  # type: List[Tuple[Callable[[Any], Any], Any]]
+        # The sessions constructed during this request, registered by
+        # mod_python.Session: req.get_session() and a second Session(req)
+        # for the same session return one of them instead of deadlocking.
+        # This list is the request's session state: internal_redirect
+        # (issue 5) hands it to the redirected request, so that the target's
+        # handler continues the same session object.
+        self._sessions = []  # type: List[Any]
 
     # -- helpers for the worker and the other objects ---------------------------
 
@@ -1227,6 +1238,32 @@ class mp_request(object):
             i += 1
         return t
 
+    def get_session_options(self) -> Dict[str, str]:
+        """Returns the session options in effect as a new dict, keyed by the
+        suffixes of mod_python's mod_python.session.* options (session_type,
+        cookie_name, application_domain, application_path,
+        database_directory, timeout, lock, secret, cookie_secure,
+        cookie_httponly, cookie_samesite), only those configured:
+        PythonSessionOptions over PythonOption mod_python.session.* over
+        mod_python 3.2's option names (mod_python.Session.merge_options). An
+        empty value masks a key. Does not touch the req.get_options() table."""
+        from mod_python import Session
+        if self._options_table is not None:
+            # what the handler may have changed in it
+            python_options = _apache.table(self._options_table._pairs())
+        else:
+            python_options = _apache.table(self._site.options)
+        return Session.merge_options(python_options, self._site.session_options)
+
+    def get_session(self) -> Any:
+        """Returns the request's session (a mod_python.Session object),
+        created on first use as the session options say: one object per
+        request, whatever asks for it -- this method, Session(req) or a
+        session class -- so that nothing waits for a lock its own request
+        holds."""
+        from mod_python import Session
+        return Session.get_session(self)
+
     def add_handler(self, phase: str, handler: str, dir: Optional[str] = None) -> None:
         """Adds a handler to phase: to the running list when phase is the one
         running, else to run after the configured ones when phase runs."""
@@ -1378,7 +1415,9 @@ class mp_request(object):
         return self._param(var_name)
 
     def internal_redirect(self, new_uri: str) -> None:
-        """Not supported yet."""
+        """Not supported yet. When it is (issue 5), the redirected request
+        takes over self._sessions, so that its handler's req.get_session()
+        or Session(req) continues this request's session object."""
         raise NotImplementedError("req.internal_redirect() is not supported by mpgate yet (issue 5)")
 
     def add_input_filter(self, name: str) -> None:

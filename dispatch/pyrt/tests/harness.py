@@ -1,16 +1,19 @@
 """Test harness that plays the daemon: it starts the real worker
 (``/usr/bin/python3 -s bootstrap.py``) with a socketpair as fd 3 and speaks
-the worker wire to it with mpgate.proto."""
+the worker wire to it with mpgate.proto; SessionStore answers the worker's
+session.* CALLs as the daemon's session store does."""
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import socket
 import subprocess
 import sys
+import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 PYRT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if PYRT_DIR not in sys.path:
@@ -108,6 +111,150 @@ def params(headers: Optional[List[Tuple[str, str]]] = None, **extra: str) -> Lis
     return p
 
 
+class SessionStore:
+    """The daemon's session store as the worker sees it, in memory: answers
+    the session.* CALLs (lock, unlock, load, save, delete, cleanup; the
+    daemon's are in Go, session/ and dispatch/) with the same semantics --
+    records expire at accessed + timeout, ids must be
+    32 lowercase hex digits, a lock is owned by a request, re-entrant for
+    it (one unlock releases), waited for while another request holds it, up
+    to lock_wait seconds (then an error REPLY), and released when its
+    request ends. Safe for use by several WorkerProcess threads.
+
+    Besides, test.wait {name} blocks the calling request until
+    signal(name), so that a test can hold a request in the middle of its
+    handler; calls records every CALL as (owner, method, args)."""
+
+    def __init__(self, lock_wait: float = TIMEOUT, now: Callable[[], float] = time.time) -> None:
+        self.lock_wait = lock_wait
+        self.now = now
+        self.records = {}  # type: Dict[str, Dict[str, Any]]  # id -> data, created, accessed, timeout
+        self.locks = {}  # type: Dict[str, Any]  # id -> owner
+        self.waiting = {}  # type: Dict[str, int]  # id -> requests waiting for its lock
+        self.signals = set()  # type: set
+        self.calls = []  # type: List[Tuple[Any, str, Dict[str, str]]]
+        self.cond = threading.Condition()  # guards every field above
+
+    def call(self, owner: Any, method: str, args: Dict[str, str]) -> Tuple[int, List[Tuple[str, str]]]:
+        """Answers one CALL of owner (a request); returns (REPLY status,
+        results)."""
+        with self.cond:
+            self.calls.append((owner, method, dict(args)))
+            self.cond.notify_all()
+            try:
+                return 0, self._call(owner, method, args)
+            except _CallFailed as e:
+                return 1, [("error", str(e))]
+
+    def _call(self, owner: Any, method: str, args: Dict[str, str]) -> List[Tuple[str, str]]:
+        if method == "test.wait":
+            name = args["name"]
+            if not self.cond.wait_for(lambda: name in self.signals, TIMEOUT):
+                raise _CallFailed("test.wait %s: not signalled within %gs" % (name, TIMEOUT))
+            return []
+        if method == "session.cleanup":
+            now = self.now()
+            old = [sid for sid, r in self.records.items() if r["accessed"] + r["timeout"] < now]
+            for sid in old:
+                del self.records[sid]
+            return [("purged", str(len(old)))]
+        if not method.startswith("session."):
+            raise _CallFailed("unknown method %s" % method)
+        sid = args.get("id", "")
+        if not _SID.match(sid):
+            raise _CallFailed("%s: malformed session id %r" % (method, sid))
+        if method == "session.lock":
+            self.waiting[sid] = self.waiting.get(sid, 0) + 1
+            self.cond.notify_all()
+            try:
+                ok = self.cond.wait_for(lambda: self.locks.get(sid, owner) == owner, self.lock_wait)
+            finally:
+                self.waiting[sid] -= 1
+            if not ok:
+                raise _CallFailed("session %s: lock not acquired within %gs" % (sid, self.lock_wait))
+            self.locks[sid] = owner
+            return []
+        if method == "session.unlock":
+            if self.locks.get(sid) == owner:
+                del self.locks[sid]
+                self.cond.notify_all()
+            return []
+        if method == "session.load":
+            r = self.records.get(sid)
+            if r is None or r["accessed"] + r["timeout"] < self.now():
+                return [("found", "0")]
+            return [("found", "1"), ("data", r["data"]), ("created", repr(r["created"])),
+                    ("accessed", repr(r["accessed"])), ("timeout", str(r["timeout"]))]
+        if method == "session.save":
+            try:
+                rec = {"data": args["data"], "created": float(args["created"]),
+                       "accessed": float(args["accessed"]), "timeout": int(args["timeout"])}
+            except (KeyError, ValueError) as e:
+                raise _CallFailed("session.save: %s" % e)
+            self.records[sid] = rec
+            return []
+        if method == "session.delete":
+            self.records.pop(sid, None)
+            return []
+        raise _CallFailed("unknown method %s" % method)
+
+    def release(self, owner: Any) -> None:
+        """Releases every lock owner holds: its request has ended."""
+        with self.cond:
+            for sid in [k for k, v in self.locks.items() if v == owner]:
+                del self.locks[sid]
+            self.cond.notify_all()
+
+    def signal(self, name: str) -> None:
+        """Lets the requests waiting in test.wait name go on."""
+        with self.cond:
+            self.signals.add(name)
+            self.cond.notify_all()
+
+    def wait_for_waiter(self, sid: str) -> None:
+        """Returns once a request waits for the lock of sid."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.waiting.get(sid, 0) > 0, TIMEOUT):
+                raise AssertionError("no request waits for the lock of %s" % sid)
+
+    def wait_for_lock(self, sid: str) -> None:
+        """Returns once a request holds the lock of sid."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: sid in self.locks, TIMEOUT):
+                raise AssertionError("no request holds the lock of %s" % sid)
+
+    def wait_for_call(self, method: str, after: int = 0) -> None:
+        """Returns once a CALL of method has come, after the first after
+        calls."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: any(m == method for _, m, _ in self.calls[after:]), TIMEOUT):
+                raise AssertionError("no CALL %s" % method)
+
+    def put(self, sid: str, data: bytes, created: float, accessed: float, timeout: int) -> None:
+        """Stores a record as session.save would (data: the pickle)."""
+        with self.cond:
+            self.records[sid] = {"data": data.decode("utf-8", "surrogateescape"), "created": created,
+                                 "accessed": accessed, "timeout": timeout}
+
+    def data(self, sid: str) -> bytes:
+        """Returns the stored pickle of sid."""
+        with self.cond:
+            return self.records[sid]["data"].encode("utf-8", "surrogateescape")
+
+    def methods(self, sid: Optional[str] = None) -> List[str]:
+        """Returns the methods called so far, only those about sid when
+        given."""
+        with self.cond:
+            return [m for _, m, a in self.calls if sid is None or a.get("id") == sid]
+
+
+class _CallFailed(Exception):
+    """A CALL is answered with an error REPLY."""
+
+
+_SID = re.compile(r"^[0-9a-f]{32}\Z")
+
+
 class Response:
     """Everything a worker sent for one request."""
 
@@ -141,7 +288,10 @@ class Response:
 class WorkerProcess:
     """A running worker and the daemon's end of its socket."""
 
-    def __init__(self, env: Optional[Dict[str, str]] = None, cwd: str = "/") -> None:
+    def __init__(self, env: Optional[Dict[str, str]] = None, cwd: str = "/",
+                 store: Optional[SessionStore] = None) -> None:
+        # store answers the worker's CALLs (none: every CALL fails).
+        self.store = store
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock = parent
         fd = child.fileno()
@@ -183,6 +333,15 @@ class WorkerProcess:
             p = p + [("CONTENT_LENGTH", str(len(body)))]
         r = proto.RequestFrame(conf_id, raw, p, meta_ if meta_ is not None else meta())
         self.send(proto.FRAME_REQUEST, id, bytes(proto.append_request(bytearray(), r)))
+        try:
+            return self._serve(id, body, body_chunk, body_eof_early)
+        finally:
+            # The daemon releases a request's session locks when it ends.
+            if self.store is not None:
+                self.store.release((self, id))
+
+    def _serve(self, id: int, body: bytes, body_chunk: Optional[int], body_eof_early: bool) -> Response:
+        """Serves the frames of request id until its END."""
         resp = Response()
         pos = 0
         while True:
@@ -213,6 +372,13 @@ class WorkerProcess:
                     chunk = b""
                 pos += len(chunk)
                 self.send(proto.FRAME_BODY, id, chunk)
+            elif f.type == proto.FRAME_CALL:
+                c = proto.parse_call(f.payload)
+                if self.store is None:
+                    status, results = 1, [("error", "no session store in this test")]
+                else:
+                    status, results = self.store.call((self, id), c.method, dict(c.args))
+                self.send(proto.FRAME_REPLY, id, bytes(proto.append_reply(bytearray(), proto.ReplyFrame(status, results))))
             elif f.type == proto.FRAME_END:
                 resp.end = proto.parse_end(f.payload)
                 return resp

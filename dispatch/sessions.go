@@ -1,0 +1,106 @@
+// This file serves mod_python sessions to the workers: the session.* CALL
+// methods of the worker wire, backed by a session.Store the daemon owns
+// (workers never open the database). A request owns the session locks it
+// takes; whatever ends the request (END, an exception, a killed worker, a
+// timeout) releases them. The Python side is pyrt/mod_python/Session.py.
+//
+//	session.lock    {id}                                   -> {}
+//	session.unlock  {id}                                   -> {}
+//	session.load    {id}                                   -> {found, data, created, accessed, timeout}
+//	session.save    {id, data, created, accessed, timeout} -> {}
+//	session.delete  {id}                                   -> {}
+//	session.cleanup {}                                     -> {purged}
+//
+// Times are unix seconds (decimal), timeout whole seconds; data is the
+// pickled dict mod_python's BaseSession.save builds, kept as bytes.
+
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/mpgate/mpgate/session"
+)
+
+// DefaultSessionLockWait bounds the wait for a session lock another request
+// holds (mod_python waited forever).
+const DefaultSessionLockWait = 60 * time.Second
+
+// registerSessions installs the session.* CALL methods for st.
+func (s *Server) registerSessions(st session.Store) {
+	owner := func(c *Call) string { return "req-" + strconv.FormatUint(c.RequestID, 10) }
+	id := func(c *Call) string { return Get(c.Args, "id") }
+	s.HandleCall("session.lock", func(c *Call) ([]KV, error) {
+		deadline := time.Now().Add(s.opts.SessionLockWait)
+		if !c.Deadline.IsZero() && c.Deadline.Before(deadline) {
+			deadline = c.Deadline
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		if err := st.Lock(ctx, id(c), owner(c), deadline); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	})
+	s.HandleCall("session.unlock", func(c *Call) ([]KV, error) {
+		st.Unlock(id(c), owner(c))
+		return nil, nil
+	})
+	s.HandleCall("session.load", func(c *Call) ([]KV, error) {
+		r, err := st.Load(context.Background(), id(c))
+		if errors.Is(err, session.ErrNotFound) {
+			return []KV{{"found", "0"}}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []KV{
+			{"found", "1"},
+			{"data", string(r.Data)},
+			{"created", unixString(r.Created)},
+			{"accessed", unixString(r.Accessed)},
+			{"timeout", strconv.FormatInt(int64(r.Timeout/time.Second), 10)},
+		}, nil
+	})
+	s.HandleCall("session.save", func(c *Call) ([]KV, error) {
+		created, err1 := parseUnix(Get(c.Args, "created"))
+		accessed, err2 := parseUnix(Get(c.Args, "accessed"))
+		timeout, err3 := strconv.ParseInt(Get(c.Args, "timeout"), 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("session %s: save: %w", id(c), err)
+		}
+		return nil, st.Save(context.Background(), &session.Record{
+			ID: id(c), Data: []byte(Get(c.Args, "data")),
+			Created: created, Accessed: accessed, Timeout: time.Duration(timeout) * time.Second,
+		})
+	})
+	s.HandleCall("session.delete", func(c *Call) ([]KV, error) {
+		return nil, st.Delete(context.Background(), id(c))
+	})
+	s.HandleCall("session.cleanup", func(c *Call) ([]KV, error) {
+		n, err := st.Purge(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		return []KV{{"purged", strconv.Itoa(n)}}, nil
+	})
+	s.requestEnded = func(reqID uint64) { st.ReleaseAll("req-" + strconv.FormatUint(reqID, 10)) }
+}
+
+func unixString(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', -1, 64)
+}
+
+func parseUnix(s string) (time.Time, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return time.Time{}, fmt.Errorf("bad time %q", s)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
