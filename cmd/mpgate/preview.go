@@ -85,6 +85,7 @@ func previewCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "the daemon's log level: debug, info, warn or error"},
 			&cli.StringFlag{Name: "watch", Value: "auto", Usage: "the daemon's --watch: auto, poll or off"},
 			&cli.StringFlag{Name: "poll-interval", Value: "1s", Usage: "the daemon's --poll-interval"},
+			&cli.StringFlag{Name: "session-lock-wait", Usage: "the daemon's --session-lock-wait (default: the daemon's)"},
 		},
 		Action: runPreview,
 	}
@@ -102,6 +103,7 @@ type previewer struct {
 	defines    []string
 	logLevel   string
 	watch      []string // the daemon's --watch and --poll-interval
+	sessions   []string // the daemon's session flags that were given (--session-lock-wait)
 	out, errw  io.Writer
 
 	dir     string // everything preview writes
@@ -141,6 +143,12 @@ func runPreview(c *cli.Context) error {
 	}
 	if err := p.parseFlags(f); err != nil {
 		return err
+	}
+	if v := f.String("session-lock-wait"); v != "" {
+		if _, err := time.ParseDuration(v); err != nil {
+			return cli.Exit(fmt.Sprintf("mpgate preview: --session-lock-wait %q: %v", v, err), 2)
+		}
+		p.sessions = append(p.sessions, "--session-lock-wait", v)
 	}
 	if err := checkPreviewInstalled(p.via); err != nil {
 		return err
@@ -485,6 +493,7 @@ func (p *previewer) writeConfig() (string, error) {
 	// configuration written around it is passed so that interpreter names
 	// and req.server match what Apache (and mod_python) use.
 	args := append([]string{"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}, p.watch...)
+	args = append(args, p.sessions...)
 	res, err := rewrite.Site(p.site, rewrite.Options{
 		OutDir:     filepath.Join(p.dir, "site"),
 		Via:        p.via,
@@ -624,6 +633,7 @@ func (p *previewer) serveArgs() []string {
 	args := []string{"serve", "--config", p.site, "--run-dir", p.run, "--server-root", p.serverRoot,
 		"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}
 	args = append(args, p.watch...)
+	args = append(args, p.sessions...)
 	return append(args, previewDefineArgs(p.defines)...)
 }
 
