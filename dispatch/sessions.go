@@ -6,7 +6,7 @@
 //
 //	session.lock    {id}                                   -> {}
 //	session.unlock  {id}                                   -> {}
-//	session.load    {id}                                   -> {found, data, created, accessed, timeout}
+//	session.load    {id[, lock=1]}                         -> {found, data, created, accessed, timeout}
 //	session.save    {id, data, created, accessed, timeout} -> {}
 //	session.delete  {id}                                   -> {}
 //	session.cleanup {}                                     -> {purged}
@@ -35,23 +35,30 @@ const DefaultSessionLockWait = 60 * time.Second
 func (s *Server) registerSessions(st session.Store) {
 	owner := func(c *Call) string { return "req-" + strconv.FormatUint(c.RequestID, 10) }
 	id := func(c *Call) string { return Get(c.Args, "id") }
-	s.HandleCall("session.lock", func(c *Call) ([]KV, error) {
+	lock := func(c *Call) error {
 		deadline := time.Now().Add(s.opts.SessionLockWait)
 		if !c.Deadline.IsZero() && c.Deadline.Before(deadline) {
 			deadline = c.Deadline
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		if err := st.Lock(ctx, id(c), owner(c), deadline); err != nil {
-			return nil, err
-		}
-		return nil, nil
+		return st.Lock(ctx, id(c), owner(c), deadline)
+	}
+	s.HandleCall("session.lock", func(c *Call) ([]KV, error) {
+		return nil, lock(c)
 	})
 	s.HandleCall("session.unlock", func(c *Call) ([]KV, error) {
 		st.Unlock(id(c), owner(c))
 		return nil, nil
 	})
 	s.HandleCall("session.load", func(c *Call) ([]KV, error) {
+		// lock=1: take the lock first, in the same round trip (what
+		// Session(req) does for an existing session).
+		if Get(c.Args, "lock") == "1" {
+			if err := lock(c); err != nil {
+				return nil, err
+			}
+		}
 		r, err := st.Load(context.Background(), id(c))
 		if errors.Is(err, session.ErrNotFound) {
 			return []KV{{"found", "0"}}, nil

@@ -368,6 +368,7 @@ class BaseSession(dict, metaclass=_SessionType):
         self._accessed = 0  # type: Any
         self._timeout = 0  # type: Any
         self._locked = 0
+        self._lock_on_load = False  # mpgate: do_load takes the lock too
         self._invalid = 0
         # mpgate: how it was constructed, for _find_session.
         self._explicit_sid = bool(sid)
@@ -397,7 +398,13 @@ class BaseSession(dict, metaclass=_SessionType):
 
         if self._sid:
             # attempt to load ourselves
-            self.lock()
+            if self._lock and self._plain_storage():
+                # mpgate: lock and load in one round trip to the daemon
+                self._lock_on_load = True
+                self._locked = 1
+                self._req.register_cleanup(unlock_session_cleanup, self)
+            else:
+                self.lock()
             if self.load():
                 self._new = 0
 
@@ -424,6 +431,14 @@ class BaseSession(dict, metaclass=_SessionType):
         # need cleanup?
         if random.randint(1, CLEANUP_CHANCE) == 1:
             self.cleanup()
+
+    def _plain_storage(self) -> bool:
+        """Reports whether lock, load and do_load are BaseSession's own, so
+        that the lock can travel with the load (a subclass overriding them
+        gets the separate calls it expects)."""
+        cls = type(self)
+        return (cls.lock is BaseSession.lock and cls.load is BaseSession.load
+                and cls.do_load is BaseSession.do_load)
 
     def make_cookie(self) -> Cookie.Cookie:
         """Returns the session cookie: name=id (signed with the secret),
@@ -568,7 +583,11 @@ class BaseSession(dict, metaclass=_SessionType):
         """Returns the stored record of this session (the dict save()
         builds), or None when the store has none or it cannot be unpickled
         (logged, as 3.5's FileSession does)."""
-        r = _call("session.load", id=self._sid)
+        if self._lock_on_load:
+            self._lock_on_load = False
+            r = _call("session.load", id=self._sid, lock="1")
+        else:
+            r = _call("session.load", id=self._sid)
         if r.get("found") != "1":
             return None
         blob = r.get("data", "").encode("utf-8", "surrogateescape")
@@ -612,8 +631,10 @@ class BaseSession(dict, metaclass=_SessionType):
 
 
 def unlock_session_cleanup(sess: BaseSession) -> None:
-    """The request cleanup lock() registers."""
-    sess.unlock()
+    """The request cleanup lock() registers. The daemon releases every lock
+    of the request when it ends, right after its cleanups: this one only
+    forgets the lock, sparing a round trip per request."""
+    sess._locked = 0
 
 
 def store_cleanup(req: Any) -> None:

@@ -163,7 +163,7 @@ class SessionStore:
         sid = args.get("id", "")
         if not _SID.match(sid):
             raise _CallFailed("%s: malformed session id %r" % (method, sid))
-        if method == "session.lock":
+        if method == "session.lock" or (method == "session.load" and args.get("lock") == "1"):
             self.waiting[sid] = self.waiting.get(sid, 0) + 1
             self.cond.notify_all()
             try:
@@ -173,7 +173,8 @@ class SessionStore:
             if not ok:
                 raise _CallFailed("session %s: lock not acquired within %gs" % (sid, self.lock_wait))
             self.locks[sid] = owner
-            return []
+            if method == "session.lock":
+                return []
         if method == "session.unlock":
             if self.locks.get(sid) == owner:
                 del self.locks[sid]
@@ -243,9 +244,10 @@ class SessionStore:
 
     def methods(self, sid: Optional[str] = None) -> List[str]:
         """Returns the methods called so far, only those about sid when
-        given."""
+        given; a load that also takes the lock is "session.load(lock)"."""
         with self.cond:
-            return [m for _, m, a in self.calls if sid is None or a.get("id") == sid]
+            return [m + "(lock)" if a.get("lock") == "1" else m
+                    for _, m, a in self.calls if sid is None or a.get("id") == sid]
 
 
 class _CallFailed(Exception):
