@@ -36,19 +36,33 @@
 #         importing 1 (imports1/), both through mpgate-proxy, and the modpython-publisher and
 #         modpython-handler anchors.
 #      c. `mpgate reload` under load: `reloadbench reload` runs it RELOADS times against pid/.
+#   5. sessions (issue 4): the anchors' handlers/sess/sess.py (Session.Session(req), s['n'] += 1,
+#      save, write the count) under sessload (../shared/anchors/go/cmd/sessload, built into the
+#      scratch directory), 16 connections:
+#      a. mpgate-proxy and mpgate-fcgid serving sess.py from the daemon's store (`PythonHandler
+#         sess`, no session options) and the modpython-session anchor's /sess/file/ (FileSession)
+#         and /sess/dbm/ (DbmSession), all up at once: warm-up (WARM each; mpgate-fcgid settled
+#         first), then REPS x {per-conn, shared} x the four, interleaved, DUR each; then REPS
+#         lost-update checks each (sessload -c 50 -n 500 -mode shared -check).
+#      b. scale: for 1,000, 10,000 and 100,000 stored sessions (SCALE), a fresh database filled by
+#         scripts/bench/sessfill (package session on the file, daemon stopped), then mpgate-proxy
+#         on it (--session-db): file size, the daemon's RSS/PSS, REPS sessload per-conn runs.
+#      c. purge: 100,000 sessions that all expire at one instant, the daemon up; at that instant
+#         `mpgate sessions purge` through the daemon's control socket, timed.
 # Everything started is stopped on exit (Apache by its PidFile, daemons by their pid files).
 #
-# PHASES (default "memory throughput profile import") picks phases 1-4 by name. The report is
-# BENCHMARKS.md regenerated whole when any of phases 1-3 ran (the import section kept from the
-# existing file when phase 4 did not run); with PHASES="import" only the import section of the
-# existing file is replaced, everything else is left as it is.
+# PHASES (default "memory throughput profile import sessions") picks phases 1-5 by name. The
+# report is BENCHMARKS.md regenerated whole when any of phases 1-3 ran (the import and sessions
+# sections kept from the existing file when phases 4 and 5 did not run); with PHASES="import" or
+# PHASES="sessions" (or both) only those sections of the existing file are replaced, everything
+# else is left as it is.
 #
 # Env: REPS (3), DUR (5s), CONNS ("1 16 64"), WARM (3s), SPAWN (40s), OUT (BENCHMARKS.md in the
 # repository), BENCH_DIR (scratch: a new /tmp/mpgate-bench.XXXXXX, kept), ANCHORS
 # (../shared/anchors), SYSTEMS (all six, in the order above; phases 1-3), PERF (1; 0 skips perf),
-# PHASES, EDITS (50), RELOADS (5).
-# The defaults take about 11 minutes on a 2-core machine (phase 4 alone about 2); DUR=8s (the
-# anchors' first study) about 14.
+# PHASES, EDITS (50), RELOADS (5), SCALE ("1000 10000 100000"; phase 5), PURGE_N (100000).
+# The defaults take about 11 minutes on a 2-core machine (phase 4 alone about 2, phase 5 about
+# 4.5); DUR=8s (the anchors' first study) about 14.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,7 +70,8 @@ here=$repo/scripts/bench
 anchors=$(realpath -m "${ANCHORS:-$repo/../shared/anchors}")
 REPS=${REPS:-3} DUR=${DUR:-5s} CONNS=${CONNS:-1 16 64} WARM=${WARM:-3s} SPAWN=${SPAWN:-40s}
 PERF=${PERF:-1} EDITS=${EDITS:-50} RELOADS=${RELOADS:-5}
-all_phases="memory throughput profile import"
+SCALE=${SCALE:-1000 10000 100000} PURGE_N=${PURGE_N:-100000}
+all_phases="memory throughput profile import sessions"
 PHASES=${PHASES:-$all_phases}
 for p in $PHASES; do
 	[[ " $all_phases " == *" $p "* ]] || { echo "bench.sh: unknown phase $p in PHASES (want some of: $all_phases)" >&2; exit 2; }
@@ -127,7 +142,8 @@ base_of() {
 # serving htdocs/DIR with `SetHandler mod_python` + `PythonHandler HANDLER` for each DIR (default:
 # the anchors' mp=hello; a DIR found in $root/sites is copied there first); its URL file lists
 # /DIR/HANDLER for each. With pyprof, the daemon's --python is a wrapper that runs each worker
-# under cProfile (pyprof.py).
+# under cProfile (pyprof.py). The global daemon_args (e.g. "--session-db FILE") is added to the
+# command line of a proxy system's `mpgate serve`.
 start_mpgate() {
 	local via=$1 port=$2 work=$3 run=$3/mprun python=$py mode=${4:-} sections=${*:5} urls="" d h
 	sections=${sections:-mp=hello}
@@ -158,6 +174,8 @@ start_mpgate() {
 		EOF
 	done
 	local args="--config $work/site.conf --run-dir $run --server-root $work --python $python"
+	# The daemon's own flags (not the relays'), e.g. --session-db: mpgate-proxy only.
+	local dargs=${daemon_args:-}
 	local conf=$work/httpd.conf
 	if [ "$via" = proxy ]; then
 		cp "$repo/apache-conf/mpgate-proxy.conf" "$work/"
@@ -214,7 +232,7 @@ start_mpgate() {
 		# As mpgate-proxy.conf says: the daemon runs beside Apache (as root here it runs its
 		# workers as www-data and gives its socket to www-data's group), not as Apache's child.
 		# shellcheck disable=SC2086
-		nohup "$work/bin/mpgate" serve $args >>"$work/logs/daemon.log" 2>&1 </dev/null &
+		nohup "$work/bin/mpgate" serve $args $dargs >>"$work/logs/daemon.log" 2>&1 </dev/null &
 		echo $! >"$work/run/daemon.pid"
 		for _ in $(seq 600); do [ -S "$run/mpgate.sock" ] && break; sleep 0.05; done
 		[ -S "$run/mpgate.sock" ] || { log "mpgate serve did not listen; see $work/logs/daemon.log"; return 1; }
@@ -247,6 +265,9 @@ start_system() {
 	mpgate-proxy-reload) start_mpgate proxy "$port" "$work" "" pid=index && want="[0-9]+" ;;
 	mpgate-proxy-imports1) start_mpgate proxy "$port" "$work" "" imports1=index ;;
 	mpgate-proxy-imports200) start_mpgate proxy "$port" "$work" "" imports200=index ;;
+	mpgate-proxy-sess*) start_mpgate proxy "$port" "$work" "" sess=sess && want="[0-9]+" ;;
+	mpgate-fcgid-sess) start_mpgate fcgid "$port" "$work" "" sess=sess && want="[0-9]+" ;;
+	modpython-session) "$anchors/start.sh" "$name" "$port" "$work" >/dev/null && want="[0-9]+" ;;
 	*) "$anchors/start.sh" "$name" "$port" "$work" >/dev/null ;;
 	esac
 	body=$(curl -fsS --max-time 60 "$(url "$work")") || { log "$name: request failed; see $work/logs"; return 1; }
@@ -317,11 +338,13 @@ settle() {
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	if [ "$PHASES" = "$all_phases" ]; then
-		printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS make bench"
+		printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N make bench"
 	elif [ "$PHASES" = import ]; then
 		printf 'command\t%s\n' "PHASES=import REPS=$REPS DUR=$DUR WARM=$WARM EDITS=$EDITS RELOADS=$RELOADS ./scripts/bench.sh"
+	elif [ "$PHASES" = sessions ]; then
+		printf 'command\t%s\n' "PHASES=sessions REPS=$REPS DUR=$DUR WARM=$WARM SCALE=\"$SCALE\" PURGE_N=$PURGE_N ./scripts/bench.sh"
 	else
-		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS ./scripts/bench.sh"
+		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N ./scripts/bench.sh"
 	fi
 	printf 'phases\t%s\n' "$PHASES"
 	printf 'nproc\t%s\n' "$(nproc)"
@@ -517,6 +540,136 @@ phase_import() {
 	start_system "$n" "${iports[$j]}" "$d"
 	"$rb" reload -url "$(url "$d")" -c 16 -reloads "$RELOADS" -raw "$ib/raw/reload.tsv" \
 		-- "$d/bin/mpgate" reload --run-dir "$d/mprun" >"$root/import-reload.json" || log "reloadbench reload failed; see above"
+	stop_system "$d"
+}
+
+# --- 5. sessions (issue 4): mpgate's daemon store vs mod_python FileSession and DbmSession ------
+# sessload_tsv LINE...: sessload's "k=v ..." lines as the TSV values of KEYS (in that order),
+# empty where a key is missing.
+sessload_tsv() {
+	awk -v keys="$SESSLOAD_KEYS" '
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { n = split(keys, k, " "); for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? "\t" : ""), v[k[i]]; printf "\n" }' <<<"$*"
+}
+phase_sessions() {
+	local sb=$root/sessions sl=$root/sessload fill=$root/sessfill gobin sports j=0 n d t rep mode size line
+	local t0 e acc purge_s
+	gobin=$(command -v go || echo /usr/local/go/bin/go)
+	# sessload as the anchors' scripts build their Go programs; sessfill from this repository.
+	(cd "$anchors/go" && "$gobin" build -trimpath -o "$root/" ./cmd/sessload)
+	(cd "$repo" && "$gobin" build -o "$fill" ./scripts/bench/sessfill)
+	mkdir -p "$sb/raw"
+	read -r -a sports <<<"$(free_ports $((3 + $(wc -w <<<"$SCALE") + 1)))"
+
+	# a. The four side by side: name and URL of each.
+	for n in mpgate-proxy-sess mpgate-fcgid-sess modpython-session; do
+		log "sessions: start $n"
+		start_system "$n" "${sports[$j]}" "$sb/$n"
+		j=$((j + 1))
+	done
+	local targets=("mpgate-proxy $(url "$sb/mpgate-proxy-sess")" "mpgate-fcgid $(url "$sb/mpgate-fcgid-sess")"
+		"modpython-file $(url "$sb/modpython-session" 1)" "modpython-dbm $(url "$sb/modpython-session" 2)")
+	log "sessions: settle mpgate-fcgid, then warm-up ($WARM per system, per-conn and shared)"
+	settle "$sb/mpgate-fcgid-sess" 16
+	for t in "${targets[@]}"; do
+		for mode in per-conn shared; do
+			"$sl" -url "${t#* }" -c 16 -d "$WARM" -mode "$mode" >/dev/null 2>>"$sb/raw/sessload.err" || true
+		done
+	done
+	SESSLOAD_KEYS="requests errors rps p50_ms p99_ms max_ms"
+	printf 'rep\tmode\tname\trequests\terrors\trps\tp50_ms\tp99_ms\tmax_ms\n' >"$root/sessions-runs.tsv"
+	log "sessions: REPS=$REPS x {per-conn, shared} x 4 systems at 16 connections, DUR=$DUR each"
+	for rep in $(seq "$REPS"); do
+		for mode in per-conn shared; do
+			for t in "${targets[@]}"; do
+				line=$("$sl" -url "${t#* }" -c 16 -d "$DUR" -mode "$mode" 2>>"$sb/raw/sessload.err") || true
+				echo "$rep $mode ${t%% *} $line" >>"$sb/raw/sessload.txt"
+				printf '%s\t%s\t%s\t%s\n' "$rep" "$mode" "${t%% *}" "$(sessload_tsv "$line")" >>"$root/sessions-runs.tsv"
+			done
+		done
+	done
+	# Lost updates: 50 connections, 500 increments of one shared session, REPS times each.
+	SESSLOAD_KEYS="start ok_increments final lost_updates requests errors rps"
+	printf 'rep\tname\tstart\tok_increments\tfinal\tlost_updates\trequests\terrors\trps\n' >"$root/sessions-check.tsv"
+	log "sessions: lost-update checks (50 connections x 500 increments, one session), $REPS each"
+	for rep in $(seq "$REPS"); do
+		for t in "${targets[@]}"; do
+			line=$("$sl" -url "${t#* }" -c 50 -n 500 -mode shared -check 2>>"$sb/raw/sessload.err" | tr '\n' ' ') || true
+			echo "check $rep ${t%% *} $line" >>"$sb/raw/sessload.txt"
+			printf '%s\t%s\t%s\n' "$rep" "${t%% *}" "$(sessload_tsv "${line/check: /}")" >>"$root/sessions-check.tsv"
+		done
+	done
+	for n in mpgate-proxy-sess mpgate-fcgid-sess modpython-session; do stop_system "$sb/$n"; done
+
+	# b. Scale: one mpgate-proxy per size, each on a database sessfill filled while no daemon had
+	# it open (data: the pickled dict sess.py saves, as mod_python's BaseSession.save builds it).
+	"$py" -c 'import pickle, sys, time
+t = time.time()
+sys.stdout.buffer.write(pickle.dumps({"_data": {"n": 1}, "_created": t, "_accessed": t, "_timeout": 3600}))' >"$sb/data.pickle"
+	printf 'sessions\tfill\tstart_s\tfile_bytes\tdisk_kb\tdaemon_rss_kb\tdaemon_pss_kb\tafter_rss_kb\tafter_pss_kb\tworkers\tworker_pss_kb\tafter_file_bytes\tafter_disk_kb\n' >"$root/sessions-scale.tsv"
+	printf 'rep\tsessions\trequests\terrors\trps\tp50_ms\tp99_ms\tmax_ms\n' >"$root/sessions-scale-runs.tsv"
+	local -A fills starts sizes
+	for size in $SCALE; do
+		d=$sb/scale-$size
+		log "sessions: scale, fill $size sessions"
+		fills[$size]=$("$fill" -db "$sb/db-$size/sessions.db" -n "$size" -data "$sb/data.pickle" | tr ' ' ',')
+		t0=$(date +%s.%N)
+		daemon_args="--session-db $sb/db-$size/sessions.db" start_system mpgate-proxy-sess-scale "${sports[$j]}" "$d"
+		starts[$size]=$(echo "$(date +%s.%N) - $t0" | bc)
+		sizes[$size]="$(stat -c %s "$sb/db-$size/sessions.db")	$(du -k "$sb/db-$size/sessions.db" | cut -f1)"
+		j=$((j + 1))
+	done
+	sleep 1
+	for size in $SCALE; do
+		d=$sb/scale-$size
+		"$here/procs.py" mem "$d" >"$sb/raw/mem-$size-before.tsv"
+		"$sl" -url "$(url "$d")" -c 16 -d "$WARM" -mode per-conn >/dev/null 2>>"$sb/raw/sessload.err" || true
+	done
+	SESSLOAD_KEYS="requests errors rps p50_ms p99_ms max_ms"
+	log "sessions: scale, REPS=$REPS x per-conn at 16 connections over $SCALE stored sessions, DUR=$DUR each"
+	for rep in $(seq "$REPS"); do
+		for size in $SCALE; do
+			line=$("$sl" -url "$(url "$sb/scale-$size")" -c 16 -d "$DUR" -mode per-conn 2>>"$sb/raw/sessload.err") || true
+			echo "scale $rep $size $line" >>"$sb/raw/sessload.txt"
+			printf '%s\t%s\t%s\n' "$rep" "$size" "$(sessload_tsv "$line")" >>"$root/sessions-scale-runs.tsv"
+		done
+	done
+	for size in $SCALE; do
+		d=$sb/scale-$size
+		"$here/procs.py" mem "$d" >"$sb/raw/mem-$size-after.tsv"
+		local db=$sb/db-$size/sessions.db before=$sb/raw/mem-$size-before.tsv after=$sb/raw/mem-$size-after.tsv
+		# Before: the daemon on its filled database, after start and one request; after: after the
+		# warm-up and the runs (which add a session per connection and append every save).
+		printf '%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "${fills[$size]}" "${starts[$size]}" "${sizes[$size]}" \
+			"$(awk '$1 == "daemon" {print $3}' "$before")" "$(awk '$1 == "daemon" {print $4}' "$before")" \
+			"$(awk '$1 == "daemon" {print $3}' "$after")" "$(awk '$1 == "daemon" {print $4}' "$after")" \
+			"$(awk '$1 == "worker" {print $2}' "$after")" "$(awk '$1 == "worker" {print $4}' "$after")" \
+			"$(stat -c %s "$db")" "$(du -k "$db" | cut -f1)" >>"$root/sessions-scale.tsv"
+		stop_system "$d"
+	done
+
+	# c. Purge: PURGE_N sessions that all expire at the whole second E (buntdb, told to drop them at
+	# E+1 s, has not yet), the daemon up on them; at E + 50 ms, `mpgate sessions purge`.
+	d=$sb/purge
+	e=$(($(date +%s) + 20))
+	acc=$((e - 1800))
+	log "sessions: purge, fill $PURGE_N sessions expiring at $(date -d "@$e" +%T)"
+	fills[purge]=$("$fill" -db "$sb/db-purge/sessions.db" -n "$PURGE_N" -data "$sb/data.pickle" -accessed "$acc" -timeout 30m | tr ' ' ',')
+	daemon_args="--session-db $sb/db-purge/sessions.db" start_system mpgate-proxy-sess-purge "${sports[$j]}" "$d"
+	local late=0 size_before
+	size_before=$(stat -c %s "$sb/db-purge/sessions.db")
+	if [ "$(date +%s)" -ge "$e" ]; then late=1; log "sessions: purge: the daemon was up only after the sessions expired"; fi
+	while [ "$(date +%s%N)" -lt "$((e * 1000000000 + 50000000))" ]; do sleep 0.01; done
+	t0=$(date +%s%N)
+	"$bin" sessions purge --run-dir "$d/mprun" --json >"$sb/raw/purge.json" 2>&1 || true
+	purge_s=$(echo "($(date +%s%N) - $t0) / 1000000000" | bc -l)
+	sleep 2
+	"$bin" sessions list --run-dir "$d/mprun" --json >"$sb/raw/purge-list.json" 2>&1 || true
+	printf 'n\tfill\tlate\tpurge_s\tremoved\tleft_after_2s\tfile_bytes_before\tfile_bytes_after\tpurge_output\n' >"$root/sessions-purge.tsv"
+	printf '%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\n' "$PURGE_N" "${fills[purge]}" "$late" "$purge_s" \
+		"$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("count", 0))' "$sb/raw/purge.json" 2>/dev/null || echo "?")" \
+		"$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("count", 0))' "$sb/raw/purge-list.json" 2>/dev/null || echo "?")" \
+		"$size_before" "$(stat -c %s "$sb/db-purge/sessions.db")" "$(tr '\n\t' '  ' <"$sb/raw/purge.json" | cut -c1-200)" >>"$root/sessions-purge.tsv"
 	stop_system "$d"
 }
 

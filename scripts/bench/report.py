@@ -3,12 +3,15 @@
 
 SCRATCH holds machine.tsv (key, value; `phases` says which phases ran), runs.tsv (the anchors'
 bench.sh output), spawn.tsv, mem.tsv, cpu.tsv, perf.txt and pyprof.txt from phases 1-3, and
-import-*.json (reloadbench) and import-runs.tsv from phase 4 (import).
+import-*.json (reloadbench) and import-runs.tsv from phase 4 (import), and sessions-runs.tsv,
+sessions-check.tsv, sessions-scale.tsv, sessions-scale-runs.tsv and sessions-purge.tsv from
+phase 5 (sessions).
 
 OUT is made of sections, each keyed by its `## ` heading. When any of phases 1-3 ran, OUT is
-regenerated whole, and the import section (IMPORT_HEADING) is this run's, or the existing OUT's
-when phase 4 did not run. When only phase 4 ran, the import section of the existing OUT is
-replaced (or inserted before `## Method`) and every other line is left as it is. What follows
+regenerated whole, and the import section (IMPORT_HEADING) and the sessions section
+(SESSIONS_HEADING) are this run's, or the existing OUT's when phase 4 or 5 did not run. When
+only phases 4 and/or 5 ran, their sections of the existing OUT are replaced (or inserted before
+`## Method`) and every other line is left as it is. What follows
 the line NOTES_MARK in the existing OUT is always kept (hand-written analysis of the latest run).
 """
 import csv
@@ -562,6 +565,257 @@ def import_section(scratch, machine):
     return o
 
 
+# --- phase 5: sessions (issue 4) -----------------------------------------------------------------
+
+SESSIONS_HEADING = "## Sessions (issue 4)"
+SESS_SYSTEMS = [
+    ("mpgate-proxy", "mpgate via mod_proxy_fcgi → `mpgate serve`: `SetHandler mod_python`, `PythonHandler sess`, "
+                     "no session options; sessions in the daemon's buntdb store (default `--session-sync everysecond`)"),
+    ("mpgate-fcgid", "the same via mod_fcgid → `mpgate fcgid` relays → daemon"),
+    ("modpython-file", "anchor `modpython-session`, `/sess/file/`: mod_python 3.5 embedded, FileSession"),
+    ("modpython-dbm", "anchor `modpython-session`, `/sess/dbm/`: mod_python 3.5 embedded, DbmSession"),
+]
+SESS_TARGETS = [  # label, mode, system, base, minimum ratio of median req/s
+    ("proxy path, one session per connection: mpgate-proxy ÷ FileSession ≥ 2.0", "per-conn", "mpgate-proxy",
+     "modpython-file", 2.0),
+    ("proxy path, one shared session: mpgate-proxy ÷ FileSession ≥ 1.5", "shared", "mpgate-proxy",
+     "modpython-file", 1.5),
+]
+
+
+def run_rows(machine, phase):
+    """The `| | |` rows that head a phase's own section: command, date, machine."""
+    rows = [
+        ("command", f"`{machine.get('command', '')}`"),
+        ("date", machine.get("date", "")),
+        ("machine", f"{machine.get('nproc', '?')} × {machine.get('cpu', '?')}, {machine.get('mem', '?')}, "
+                    f"{machine.get('os', '?')}, kernel {machine.get('kernel', '?')}"),
+        ("Apache, modules", f"{machine.get('apache', '?')}; {machine.get('modules', '?')}"),
+        ("Python, Go", f"{machine.get('python', '?')}; {machine.get('go', '?')}"),
+        ("mpgate (sha256 of the binary)", machine.get("mpgate", "")),
+        ("load average at start → end", f"{machine.get('load_start', '?')} → {machine.get('load_end', '?')}"),
+    ]
+    if machine.get("phases", "").split() == [phase] and "elapsed" in machine:
+        rows.append(("elapsed", machine["elapsed"]))
+    return ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+
+
+def kv(s):
+    """"a=1,b=2" (sessfill's line, spaces made commas) as a dict."""
+    return dict(x.split("=", 1) for x in (s or "").split(",") if "=" in x)
+
+
+def num(v, default=0.0):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def mib(kb):
+    return f"{num(kb) / 1024:.1f}"
+
+
+def sessions_section(scratch, machine):
+    """The sessions section's lines (SESSIONS_HEADING first, a blank line last), or None if
+    phase 5 left nothing in SCRATCH."""
+    runs = tsv(os.path.join(scratch, "sessions-runs.tsv"))
+    checks = tsv(os.path.join(scratch, "sessions-check.tsv"))
+    scale = tsv(os.path.join(scratch, "sessions-scale.tsv"))
+    scale_runs = tsv(os.path.join(scratch, "sessions-scale-runs.tsv"))
+    purge = tsv(os.path.join(scratch, "sessions-purge.tsv"))
+    if not (runs or checks or scale or purge):
+        return None
+
+    o = []
+    w = o.append
+    w(SESSIONS_HEADING)
+    w("")
+    w("Phase 5 of `make bench`, also run alone with `PHASES=sessions ./scripts/bench.sh`, which")
+    w("replaces only this section. The handler is the anchors' `handlers/sess/sess.py`, unchanged for")
+    w("every system: `Session.Session(req)` (locked), `s['n'] += 1`, `s.save()`, write the count. Load")
+    w("from the anchors' `sessload` (`../shared/anchors/go/cmd/sessload`, built into the scratch")
+    w("directory): 16 keep-alive connections, closed loop; `per-conn`: each connection keeps the")
+    w("cookie it is given (16 sessions); `shared`: one cookie fetched first, sent by all 16 (every")
+    w("request waits for the one session's lock).")
+    w("")
+    o.extend(run_rows(machine, "sessions"))
+    w("")
+
+    w("### Throughput: mpgate's daemon store vs mod_python FileSession and DbmSession")
+    w("")
+    w("All four up at once, each behind its own Apache from the anchors' base config; mpgate-fcgid")
+    w("settled first (3 s wrk slices at 16 connections until mod_fcgid stopped adding relays), then a")
+    w("warm-up of `WARM` per system and mode, then the repetitions: in each, for each mode, each system")
+    w("in turn (`DUR` each). Median over the repetitions (min–max); errors: failed requests (transport")
+    w("errors and non-200 answers) over all of them.")
+    w("")
+    by = defaultdict(list)
+    for r in runs:
+        by[(r["name"], r["mode"])].append(r)
+    rps = {k: [num(r["rps"]) for r in v] for k, v in by.items()}
+    med = {k: statistics.median(v) for k, v in rps.items() if v}
+    if runs:
+        w("| system | per-conn req/s | per-conn p99 ms | shared req/s | shared p99 ms | errors |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for n, _ in SESS_SYSTEMS:
+            cells = []
+            errs = 0
+            for mode in ("per-conn", "shared"):
+                rs = by.get((n, mode))
+                if not rs:
+                    cells += ["–", "–"]
+                    continue
+                errs += sum(int(num(r["errors"])) for r in rs)
+                cells += [fmt_range(rps[(n, mode)]), fmt_range([num(r["p99_ms"]) for r in rs], 2)]
+            name = f"**{n}**" if n.startswith("mpgate") else n
+            w(f"| {name} | " + " | ".join(cells) + f" | {errs} |")
+        w("")
+        for n, what in SESS_SYSTEMS:
+            w(f"- `{n}`: {what}")
+        w("")
+    else:
+        w("Not measured (no `sessions-runs.tsv` in the scratch directory).")
+        w("")
+
+    w("### Lost updates")
+    w("")
+    w("`sessload -c 50 -n 500 -mode shared -check`: one session, 50 connections, exactly 500")
+    w("requests in all, then `?peek` reads the counter; it must have risen by exactly 500. Run `REPS`")
+    w("times per system, after the throughput runs, on the systems still up.")
+    w("")
+    lost_ok = None
+    if checks:
+        w("| system | checks | counter rose by (want 500 each) | failed requests | lost updates | req/s |")
+        w("|---|---:|---|---:|---:|---|")
+        lost_ok = True
+        for n, _ in SESS_SYSTEMS:
+            cs = [c for c in checks if c["name"] == n]
+            if not cs:
+                continue
+            rose = [int(num(c["final"], -1) - num(c["start"])) if c["final"] else None for c in cs]
+            errs = sum(int(num(c["errors"])) for c in cs)
+            lost = sum(int(num(c["lost_updates"])) for c in cs if c["lost_updates"])
+            good = all(x == 500 for x in rose) and errs == 0
+            lost_ok = lost_ok and good
+            w(f"| {n} | {len(cs)} | " + ", ".join("?" if x is None else str(x) for x in rose)
+              + f" | {errs} | {lost} | " + ", ".join(f"{num(c['rps']):.0f}" for c in cs) + " |")
+        w("")
+    else:
+        w("Not measured (no `sessions-check.tsv` in the scratch directory).")
+        w("")
+
+    w("### Targets")
+    w("")
+    w("Ratios of the medians above (issue 4: a missed target does not block the issue, an unmeasured")
+    w("one does).")
+    w("")
+    w("| target | ratio | per repetition | met |")
+    w("|---|---:|---|---|")
+    for label, mode, a, b, want in SESS_TARGETS:
+        if (a, mode) in med and (b, mode) in med and med[(b, mode)]:
+            v = med[(a, mode)] / med[(b, mode)]
+            per = [x / y for x, y in zip(rps[(a, mode)], rps[(b, mode)]) if y]
+            w(f"| {label} | {v:.2f} | {', '.join(f'{x:.2f}' for x in per)} | "
+              + ("**met**" if v >= want else "**not met**") + " |")
+        else:
+            w(f"| {label} | – | – | not measured |")
+    w("| zero lost updates, every system (500 of 500 in every check, no failed request) | | | "
+      + ("not measured" if lost_ok is None else "**met**" if lost_ok else "**not met**") + " |")
+    w("")
+    if med:
+        w("Other ratios (median req/s, no target):")
+        w("")
+        w("| ratio | per-conn | shared |")
+        w("|---|---:|---:|")
+        for a, b in [("mpgate-fcgid", "modpython-file"), ("mpgate-proxy", "modpython-dbm"),
+                     ("mpgate-fcgid", "modpython-dbm"), ("mpgate-fcgid", "mpgate-proxy")]:
+            cells = []
+            for mode in ("per-conn", "shared"):
+                if (a, mode) in med and (b, mode) in med and med[(b, mode)]:
+                    cells.append(f"{med[(a, mode)] / med[(b, mode)]:.2f}")
+                else:
+                    cells.append("–")
+            w(f"| {a} ÷ {b} | " + " | ".join(cells) + " |")
+        w("")
+
+    w("### Scale: 1,000 to 100,000 stored sessions")
+    w("")
+    w("For each size, a fresh database filled by `scripts/bench/sessfill` (package `session` opening")
+    w("the file itself, as the daemon does, while no daemon has it: one `Save` per session, random")
+    w("ids, each with the same data, a pickled dict as `BaseSession.save` builds it for `{'n': 1}`,")
+    w("timeout 1 h), then an mpgate-proxy on it (`--session-db`), all sizes up at once. Start: from")
+    w("starting the daemon to the first answer through Apache (the daemon reads the whole file into")
+    w("memory). Memory of the daemon process alone (`scripts/bench/procs.py mem`), after start and one")
+    w("request, and again after the runs; the workers (not the store's) for reference. Then a warm-up")
+    w("of `WARM` and `REPS` sessload per-conn runs at 16 connections (`DUR` each), the sizes")
+    w("interleaved. The file is append-only: each save appends a record, so it grows with the runs")
+    w("until the background shrink (≥ 1 MiB and twice its size after the last shrink, checked every")
+    w("10 minutes) rewrites it.")
+    w("")
+    if scale:
+        srps = defaultdict(list)
+        sp99 = defaultdict(list)
+        for r in scale_runs:
+            srps[r["sessions"]].append(num(r["rps"]))
+            sp99[r["sessions"]].append(num(r["p99_ms"]))
+        base = statistics.median(srps[scale[0]["sessions"]]) if srps.get(scale[0]["sessions"]) else None
+        w("| stored sessions | fill s | file MiB (bytes/session) | start s | daemon RSS / PSS MiB | "
+          "after the runs: daemon RSS / PSS MiB | file MiB | workers PSS MiB | per-conn req/s | p99 ms | "
+          f"req/s ÷ {int(scale[0]['sessions']):,} |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in scale:
+            n = int(r["sessions"])
+            f = kv(r["fill"])
+            fb = num(r["file_bytes"])
+            rr = srps.get(r["sessions"], [])
+            rel = f"{statistics.median(rr) / base:.2f}" if rr and base else "–"
+            w(f"| {n:,} | {num(f.get('seconds')):.2f} | {fb / 1048576:.1f} ({fb / n:.0f}) | {num(r['start_s']):.2f} | "
+              f"{mib(r['daemon_rss_kb'])} / {mib(r['daemon_pss_kb'])} | {mib(r['after_rss_kb'])} / {mib(r['after_pss_kb'])} | "
+              f"{num(r['after_file_bytes']) / 1048576:.1f} | {r['workers']}× {mib(r['worker_pss_kb'])} | "
+              + (f"{fmt_range(rr)} | {fmt_range(sp99[r['sessions']], 2)}" if rr else "– | –") + f" | {rel} |")
+        w("")
+        if len(scale) > 1:
+            a, b = scale[0], scale[-1]
+            dn = int(b["sessions"]) - int(a["sessions"])
+            if dn > 0:
+                w(f"Per stored session, from {int(a['sessions']):,} to {int(b['sessions']):,}: file "
+                  f"{(num(b['file_bytes']) - num(a['file_bytes'])) / dn:.0f} bytes, daemon RSS "
+                  f"{(num(b['daemon_rss_kb']) - num(a['daemon_rss_kb'])) * 1024 / dn:.0f} bytes, PSS "
+                  f"{(num(b['daemon_pss_kb']) - num(a['daemon_pss_kb'])) * 1024 / dn:.0f} bytes (after start).")
+                w("")
+    else:
+        w("Not measured (no `sessions-scale.tsv` in the scratch directory).")
+        w("")
+
+    w("### Purge of expired sessions")
+    w("")
+    w("A fresh database of `PURGE_N` sessions filled by `sessfill` so that all expire at one whole")
+    w("second E (accessed E − 30 min, timeout 30 min), an mpgate-proxy on it; at E + 50 ms, `mpgate")
+    w("sessions purge --run-dir RUN` (through the daemon's control socket), timed from the command's")
+    w("start to its exit. buntdb is told to drop each record at E + 1 s (its TTL is rounded up to a")
+    w("whole second) and its own background loop does so within the second after that, so the purge")
+    w("races it only if it takes longer than about 0.95 s: *removed* says how many the purge itself")
+    w("deleted. *Left*: live sessions `sessions list` counts 2 s later (the one start-up request made).")
+    w("")
+    if purge:
+        w("| sessions | fill s | purge s | removed by the purge | left | file MiB before → after |")
+        w("|---:|---:|---:|---:|---:|---|")
+        for r in purge:
+            f = kv(r["fill"])
+            late = " (the daemon came up after E: not a valid measurement)" if r["late"] == "1" else ""
+            w(f"| {int(num(r['n'])):,} | {num(f.get('seconds')):.2f} | {num(r['purge_s']):.3f}{late} | {r['removed']} | "
+              f"{r['left_after_2s']} | {num(r['file_bytes_before']) / 1048576:.1f} → {num(r['file_bytes_after']) / 1048576:.1f} |")
+        w("")
+    else:
+        w("Not measured (no `sessions-purge.tsv` in the scratch directory).")
+        w("")
+    w("Raw output: sessload's lines in the scratch directory (`sessions/raw/sessload.txt`), the")
+    w("TSV files `sessions-*.tsv` beside it.")
+    w("")
+    return o
+
+
 def split_sections(head):
     """head (a document above NOTES_MARK) as blocks of text: the first is what precedes the
     first `## ` heading, each other one begins with its heading (headings inside ``` fences
@@ -610,25 +864,29 @@ def main():
         for line in f:
             k, _, v = line.rstrip("\n").partition("\t")
             machine[k] = v
-    phases = machine.get("phases", " ".join(MAIN_PHASES + ("import",))).split()
+    phases = machine.get("phases", " ".join(MAIN_PHASES + ("import", "sessions"))).split()
     old = open(out).read() if os.path.exists(out) else ""
 
-    imp = None
-    if "import" in phases:
-        lines = import_section(scratch, machine)
-        imp = "\n".join(lines) if lines else None
+    # The sections of phases 4 and 5: this run's, or the existing OUT's when the phase did not run.
+    own = []
+    for phase, heading, make in [("import", IMPORT_HEADING, import_section),
+                                 ("sessions", SESSIONS_HEADING, sessions_section)]:
+        sec = None
+        if phase in phases:
+            lines = make(scratch, machine)
+            sec = "\n".join(lines) if lines else None
+        own.append((phase, heading, sec))
     if any(p in phases for p in MAIN_PHASES):
         notes = old.split(NOTES_MARK, 1)[1] if NOTES_MARK in old else ""
         text = main_document(scratch, machine) + (notes if notes.strip() else "\n")
-        if imp is None:
-            imp = extract_section(old, IMPORT_HEADING)
+        own = [(p, h, s if s is not None else extract_section(old, h)) for p, h, s in own]
     else:
         text = old if NOTES_MARK in old else "# Benchmarks\n\n" + old + "\n\n" + NOTES_MARK + "\n"
-    if imp:
-        text = merge_section(text, IMPORT_HEADING, imp)
+    for _, heading, sec in own:
+        if sec:
+            text = merge_section(text, heading, sec)
     with open(out, "w") as f:
         f.write(text)
-
 
 if __name__ == "__main__":
     main()
