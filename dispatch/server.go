@@ -392,9 +392,7 @@ func (s *Server) ServeFCGI(w *fcgi.Response, r *fcgi.Request) uint32 {
 	x := exchangePool.Get().(*exchange)
 	x.s, x.w, x.r, x.id, x.start = s, w, r, s.nextReqID.Add(1), time.Now()
 	x.serve()
-	if s.requestEnded != nil {
-		s.requestEnded(x.id)
-	}
+	x.releaseSessions() // however the request ended
 	x.reset()
 	exchangePool.Put(x)
 	return 0
@@ -428,6 +426,7 @@ type exchange struct {
 	status      int
 	stdinTimer  *time.Timer
 	deadline    time.Time // the request's deadline, set when it has a worker
+	sessions    bool      // the worker made session.* CALLs: locks may be held
 }
 
 // reset makes x ready for another request, keeping its buffers.
@@ -604,6 +603,9 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 			if err != nil {
 				return false, err
 			}
+			if strings.HasPrefix(c.Method, "session.") {
+				x.sessions = true
+			}
 			call := &Call{Method: c.Method, Args: c.Args, Interpreter: wk.interp, Request: x.r, RequestID: x.id, Deadline: x.deadline}
 			x.frame = x.s.answerCall(x.frame[:0], call)
 			if err := wk.send(FrameReply, uint32(x.id), x.frame); err != nil {
@@ -615,6 +617,10 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 				return false, err
 			}
 			x.reportModules(e.Info)
+			// The worker has run the request's cleanups: its session
+			// locks go now, before the response is written out, as
+			// mod_python releases them in a cleanup.
+			x.releaseSessions()
 			if !x.refused {
 				x.finish(e)
 			}

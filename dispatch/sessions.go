@@ -99,6 +99,15 @@ func (s *Server) registerSessions(st session.Store) {
 	s.requestEnded = func(reqID uint64) { st.ReleaseAll("req-" + strconv.FormatUint(reqID, 10)) }
 }
 
+// releaseSessions releases the session locks of the request, if it made
+// session calls.
+func (x *exchange) releaseSessions() {
+	if x.sessions && x.s.requestEnded != nil {
+		x.s.requestEnded(x.id)
+		x.sessions = false
+	}
+}
+
 func unixString(t time.Time) string {
 	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', -1, 64)
 }
