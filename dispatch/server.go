@@ -606,8 +606,12 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 			if strings.HasPrefix(c.Method, "session.") {
 				x.sessions = true
 			}
-			call := &Call{Method: c.Method, Args: c.Args, Interpreter: wk.interp, Request: x.r, RequestID: x.id, Deadline: x.deadline}
-			x.frame = x.s.answerCall(x.frame[:0], call)
+			if c.Method == callRedirect {
+				x.frame = x.redirect(x.frame[:0], c.Args)
+			} else {
+				call := &Call{Method: c.Method, Args: c.Args, Interpreter: wk.interp, Request: x.r, RequestID: x.id, Deadline: x.deadline}
+				x.frame = x.s.answerCall(x.frame[:0], call)
+			}
 			if err := wk.send(FrameReply, uint32(x.id), x.frame); err != nil {
 				return false, err
 			}

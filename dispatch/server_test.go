@@ -710,3 +710,82 @@ func TestSessionCalls(t *testing.T) {
 		t.Fatalf("bad id: %q", got)
 	}
 }
+
+const redirectConf = `
+DocumentRoot @DIR@
+<Directory @DIR@/app>
+    SetHandler mod_python
+    PythonHandler redir
+</Directory>
+<Directory @DIR@/other>
+    SetHandler mod_python
+    PythonHandler redir
+    PythonInterpreter elsewhere
+</Directory>
+`
+
+const redirPy = `
+from mod_python import apache, Session
+
+def handler(req):
+    if req.prev is None:
+        if req.args == "static":
+            req.internal_redirect("/files/page.txt")
+            return apache.OK
+        if req.args == "missing":
+            req.internal_redirect("/files/nothere.txt")
+            return apache.OK
+        if req.args == "other":
+            req.internal_redirect("/other/x")
+            return apache.OK
+        s = req.get_session()
+        s["n"] = s.get("n", 0) + 1          # not saved before the redirect
+        req.err_headers_out["X-Kept"] = "err"
+        req.headers_out["X-Dropped"] = "out"
+        req.internal_redirect("/app/target/more?a=1")
+        req.write("never seen")  # after the redirect: the first request's output is dropped
+        return apache.OK
+    s = Session.Session(req)                # the first request's session, no deadlock
+    s.save()
+    req.content_type = "text/plain"
+    req.write("uri=%s path_info=%s args=%s prev=%s n=%d same=%s" % (
+        req.uri, req.path_info, req.args, req.prev.uri, s["n"], s is req.prev.get_session()))
+    return apache.OK
+`
+
+// TestInternalRedirect: req.internal_redirect runs the new URI's handler in
+// the same worker with the first request as req.prev; the session goes
+// along (unsaved changes included, no deadlock on its lock); a static target
+// is served by the daemon, a missing one is a 404, one in another
+// interpreter an error.
+func TestInternalRedirect(t *testing.T) {
+	dir := t.TempDir()
+	st, err := session.Open(session.Options{Path: filepath.Join(dir, "sessions.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	files := map[string]string{"app/redir.py": redirPy, "other/redir.py": redirPy, "files/page.txt": "static page\n"}
+	s := newTestSite(t, redirectConf, files, Options{MaxWorkers: 2, Sessions: st, SessionLockWait: 5 * time.Second})
+	rep := s.do(t, "GET", "/app/x", "app/x", "", nil)
+	want := "uri=/app/target/more path_info=/more args=a=1 prev=/app/x n=1 same=True"
+	if rep.Status != 200 || string(rep.Body) != want {
+		t.Fatalf("redirect: %d %q (stderr %q), want 200 %q", rep.Status, rep.Body, rep.Stderr, want)
+	}
+	if rep.Header.Get("X-Kept") != "err" || rep.Header.Get("X-Dropped") != "" || !strings.HasPrefix(rep.Header.Get("Set-Cookie"), "pysid=") {
+		t.Errorf("headers %v: want err_headers_out (X-Kept, the session cookie) kept, headers_out (X-Dropped) not", rep.Header)
+	}
+	if held, waiting := st.Locks(); held != 0 || waiting != 0 {
+		t.Errorf("%d session locks held, %d waiting after the request", held, waiting)
+	}
+	rep = s.do(t, "GET", "/app/x?static", "app/x", "", nil)
+	if rep.Status != 200 || string(rep.Body) != "static page\n" || rep.Header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("redirect to a static file: %d %q %v", rep.Status, rep.Body, rep.Header)
+	}
+	if rep = s.do(t, "GET", "/app/x?missing", "app/x", "", nil); rep.Status != 404 {
+		t.Fatalf("redirect to a missing file: %d %q", rep.Status, rep.Body)
+	}
+	if rep = s.do(t, "GET", "/app/x?other", "app/x", "", nil); rep.Status != 500 || !strings.Contains(strings.Join(rep.Stderr, "\n"), "interpreter") {
+		t.Fatalf("redirect into another interpreter: %d, stderr %q", rep.Status, rep.Stderr)
+	}
+}

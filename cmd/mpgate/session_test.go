@@ -155,6 +155,19 @@ func TestSessions(t *testing.T) {
 
 	t.Run("worker killed holding the lock", func(t *testing.T) { killedWorkerCase(t, s) })
 
+	t.Run("session across internal_redirect", func(t *testing.T) {
+		r := sessGet(t, s.srv, "/f/x?redirect", "")
+		if !strings.HasPrefix(r.body, "redirected from /f/x, same=True ") || r.cookie == "" {
+			t.Fatalf("first redirect: body %q cookie %q; want the redirect target to continue the new session, with its cookie", r.body, r.cookie)
+		}
+		mustSess(t, "redirect target, new session", r, true, 1)
+		again := sessGet(t, s.srv, "/f/x?redirect", r.cookie)
+		mustSess(t, "redirect target, with the cookie", again, false, 2)
+		if again.id != r.id {
+			t.Fatalf("session id %s after the second redirect, want %s", again.id, r.id)
+		}
+	})
+
 	t.Run("get_session and Session twice in one request", func(t *testing.T) {
 		r := sessGet(t, s.srv, "/f/x?twice", "")
 		if !strings.HasPrefix(r.body, "same=True ") {

@@ -23,6 +23,7 @@ like httpd's output buffer (8 KB), and the body is pulled with READ frames.
 """
 
 import base64
+import json
 import os
 import socket
 import time
@@ -912,6 +913,11 @@ class mp_request(object):
         # (issue 5) hands it to the redirected request, so that the target's
         # handler continues the same session object.
         self._sessions = []  # type: List[Any]
+        # internal_redirect: the requests before and after this one, and
+        # the END the redirected request left for the worker to send.
+        self._prev = None  # type: Optional[mp_request]
+        self._next = None  # type: Optional[mp_request]
+        self._redirect_end = None  # type: Optional[Tuple[int, List[Tuple[str, str]], List[Tuple[Any, Any]]]]
 
     # -- helpers for the worker and the other objects ---------------------------
 
@@ -1075,6 +1081,10 @@ class mp_request(object):
         sent also sends the headers. Flushes unless flush is 0."""
         b = _arg_write(data)
         flush = _arg_int(flush)
+        if self._next is not None:
+            # After internal_redirect the response is the new request's,
+            # already complete: Apache drops output after its end.
+            return
         if b:
             self._exchange.write(self, b, bool(flush))
         self._queued += len(b)
@@ -1415,10 +1425,51 @@ class mp_request(object):
         return self._param(var_name)
 
     def internal_redirect(self, new_uri: str) -> None:
-        """Not supported yet. When it is (issue 5), the redirected request
-        takes over self._sessions, so that its handler's req.get_session()
-        or Session(req) continues this request's session object."""
-        raise NotImplementedError("req.internal_redirect() is not supported by mpgate yet (issue 5)")
+        """Runs a new request for new_uri (a local URI, with its query
+        string) in place of this one, as Apache's ap_internal_redirect does:
+        the daemon maps the URI and looks its configuration up; its content
+        handler runs here and now, in this worker, with this request as its
+        req.prev, and its response is the response. The redirected request
+        takes over this one's session, so that req.get_session() or
+        Session(req) there continues it instead of deadlocking. A target
+        that is no Python handler's (a static file) is served by the
+        daemon; one in another interpreter is an error, logged. The caller
+        returns apache.OK afterwards, as with mod_python."""
+        from . import importer, worker
+        r = worker.call("request.redirect", uri=str(new_uri))
+        if r.get("interpreter") != self._interpreter:
+            self._log(apache.APLOG_ERR, "internal_redirect to %s: it runs in interpreter %r, not %r; "
+                      "mpgate runs a redirect in the same worker only" % (new_uri, r.get("interpreter"), self._interpreter))
+            raise apache.SERVER_RETURN(apache.HTTP_INTERNAL_SERVER_ERROR)
+        try:
+            config = SiteConfig(json.loads(r.get("config_json", "")))
+        except (ValueError, TypeError, AttributeError) as e:
+            raise RuntimeError("internal_redirect to %s: bad configuration from the daemon: %s" % (new_uri, e)) from None
+        params = [(k[2:], v) for k, v in r.items() if k.startswith("p:")]
+        meta = {k[2:]: v for k, v in r.items() if k.startswith("m:")}
+        new = mp_request(self._exchange, config, params, meta, self._interpreter, self._server_log)
+        new._prev, self._next = self, new
+        new._sessions = self._sessions
+        # Apache's new request shares err_headers_out (http_request.c
+        # internal_internal_redirect); headers_out starts empty.
+        new._err_headers_out = self._err_headers_out
+        # mpgate: cookies set so far (a new session's among them) go along;
+        # Apache would drop them with the rest of headers_out.
+        for k, v in self._headers_out._pairs():
+            if k.lower() in ("set-cookie", "set-cookie2") or (k.lower() == "cache-control" and "set-cookie" in v):
+                new._headers_out.add(k, v)
+        w = worker._worker
+        saved = importer._ctx
+        importer.begin_request(new)
+        if saved is not None and importer._ctx is not None:
+            importer._ctx.cache = saved.cache  # one module per file for the whole request
+        try:
+            result = w.run_content_phase(new)
+            self._redirect_end = w.finish(new, result)
+        finally:
+            importer._ctx = saved
+            importer._set_fast_ctx(saved)
+            w._run_cleanups(new)
 
     def add_input_filter(self, name: str) -> None:
         """Not supported: mpgate runs no Apache filters."""
@@ -1815,8 +1866,8 @@ class mp_request(object):
     vlist_validator = property(lambda self: None)
     read_chunked = property(lambda self: 0)
     eos_sent = property(lambda self: 0)
-    next = property(lambda self: None)
-    prev = property(lambda self: None)
+    next = property(lambda self: self._next, doc="the request internal_redirect() ran, or None")
+    prev = property(lambda self: self._prev, doc="the request that internal_redirect()ed to this one, or None")
     main = property(lambda self: None)
 
 

@@ -385,6 +385,12 @@ class Worker:
             s.end_request(ex)
         if ex.broken is not None or ex.ended:
             return None
+        if req._redirect_end is not None:
+            # internal_redirect() ran a request whose response this is;
+            # what this one still held back is dropped, as Apache does.
+            if not ex.headers_sent:
+                del ex.hold[:]
+            return req._redirect_end
         if result in (apache.OK, apache.DONE):
             if not ex.headers_sent:
                 # Nothing went out yet: the whole body is held, and httpd's

@@ -223,10 +223,6 @@ HANDLERS = textwrap.dedent('''
     def sys_exit(req):
         sys.exit(3)
 
-    def internal_redirect(req):
-        req.internal_redirect("/elsewhere")
-        return apache.OK
-
     def modules(req):
         one = apache.import_module("index", path=[req.get_options()["one"]])
         two = apache.import_module("index", path=[req.get_options()["two"]])
@@ -402,11 +398,6 @@ class WorkerTest(unittest.TestCase):
         r = self.run_handler("mptest::sys_exit")
         self.assertEqual(r.end.result, 500)
         self.assertIn("SystemExit: 3", r.log_text())
-
-    def test_internal_redirect_names_issue(self):
-        r = self.run_handler("mptest::internal_redirect")
-        self.assertIn("NotImplementedError: req.internal_redirect() is not supported by mpgate yet (issue 5)",
-                      r.log_text())
 
     def test_status_with_ok(self):
         r = self.run_handler("mptest::status_ok")

@@ -1,6 +1,6 @@
 """The session handler of the end-to-end session tests, run by real
-mod_python 3.5 and by mpgate alike (except ?twice: req.get_session() is
-mpgate's). The query string says what to do; the body reports the session."""
+mod_python 3.5 and by mpgate alike (except ?twice and ?redirect:
+req.get_session() is mpgate's). The query string says what to do; the body reports the session."""
 
 import os
 
@@ -23,6 +23,19 @@ def handler(req):
         d.save()
         req.write("same=%s " % (a is b and b is c and c is d))
         report(req, d)
+        return apache.OK
+    if q == "redirect":
+        # mpgate's: the session goes along with req.internal_redirect,
+        # with this request's unsaved change and its lock.
+        a = req.get_session()
+        a["n"] = a.get("n", 0) + 1
+        req.internal_redirect(req.uri + "?afterredirect")
+        return apache.OK
+    if q == "afterredirect":
+        s = Session.Session(req)
+        s.save()
+        req.write("redirected from %s, same=%s " % (req.prev.uri, s is req.prev.get_session()))
+        report(req, s)
         return apache.OK
     if q.startswith("signed"):
         s = Session.Session(req, secret="e2e-secret")
