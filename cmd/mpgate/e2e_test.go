@@ -199,6 +199,7 @@ var siteCases = []diffCase{
 	{method: "GET", path: "/imp/x"},
 	{method: "GET", path: "/imp/x?missing"},
 	{method: "GET", path: "/imp/x?broken"},
+	{method: "GET", path: "/redir/x?a=b"},
 }
 
 // normalizeTraceback reduces the frames of mod_python's own dispatcher in a
