@@ -8,8 +8,6 @@ package dispatch
 
 import (
 	"encoding/json"
-	"math"
-	"time"
 
 	"github.com/mpgate/mpgate/importer"
 )
@@ -44,10 +42,9 @@ func (x *exchange) reportModules(info []KV) {
 			x.log().Warn("worker sent a malformed module report", "value", kv.Value, "err", err)
 			continue
 		}
-		sec, frac := math.Modf(m.Loaded)
 		mods = append(mods, importer.Module{
 			File: m.File, Name: m.Name, Generation: m.Generation, Deps: m.Deps,
-			Loaded: time.Unix(int64(sec), int64(frac*1e9)),
+			Loaded: unixTime(m.Loaded),
 			Stat:   importer.FileStat{MtimeNs: m.MtimeNs, Size: m.Size, Ino: m.Ino},
 			Reason: m.Reason,
 		})

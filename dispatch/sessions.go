@@ -117,6 +117,11 @@ func parseUnix(s string) (time.Time, error) {
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return time.Time{}, fmt.Errorf("bad time %q", s)
 	}
+	return unixTime(f), nil
+}
+
+// unixTime is the time of f seconds since the epoch (Python's time.time()).
+func unixTime(f float64) time.Time {
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
+	return time.Unix(int64(sec), int64(frac*1e9))
 }

@@ -412,22 +412,8 @@ def import_section(scratch, machine):
     w("`scripts/bench/reloadbench`: 16 keep-alive connections, closed loop (a connection sends its next")
     w("request when the previous answer is in), every request recorded with its send and receive time.")
     w("")
-    w("| | |")
-    w("|---|---|")
-    rows = [
-        ("command", f"`{machine.get('command', '')}`"),
-        ("date", machine.get("date", "")),
-        ("machine", f"{machine.get('nproc', '?')} × {machine.get('cpu', '?')}, {machine.get('mem', '?')}, "
-                    f"{machine.get('os', '?')}, kernel {machine.get('kernel', '?')}"),
-        ("Apache, modules", f"{machine.get('apache', '?')}; {machine.get('modules', '?')}"),
-        ("Python, Go", f"{machine.get('python', '?')}; {machine.get('go', '?')}"),
-        ("mpgate (sha256 of the binary)", machine.get("mpgate", "")),
-        ("load average at start → end", f"{machine.get('load_start', '?')} → {machine.get('load_end', '?')}"),
-    ]
-    if machine.get("phases", "").split() == ["import"] and "elapsed" in machine:
-        rows.append(("elapsed", machine["elapsed"]))
-    for k, v in rows:
-        w(f"| {k} | {v} |")
+    for line in run_rows(machine, "import"):
+        w(line)
     w("")
 
     w("### Reload latency: edits of a handler's dependency under load")

@@ -29,7 +29,7 @@ import hmac
 import marshal
 import re
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 
 # _EXPIRES_FORMAT is the Netscape cookie date format mod_python writes and
@@ -177,26 +177,7 @@ class SignedCookie(Cookie):
         """Parses s and verifies each cookie with secret; one whose
         signature does not match becomes a plain Cookie (DOWNGRADE), is
         left out (IGNORE) or raises CookieError (EXCEPTION)."""
-        dict = _parse_cookie(s, Class, **kw)
-
-        del_list = []
-        for k in dict:
-            c = dict[k]
-            try:
-                c.unsign(secret)
-            except CookieError:
-                if mismatch == Cookie.EXCEPTION:
-                    raise
-                elif mismatch == Cookie.IGNORE:
-                    del_list.append(k)
-                else:
-                    # downgrade to Cookie
-                    dict[k] = Cookie.parse(Cookie.__str__(c))[k]
-
-        for k in del_list:
-            del dict[k]
-
-        return dict
+        return _verified(_parse_cookie(s, Class, **kw), lambda c: c.unsign(secret), mismatch)
 
     def __init__(self, name: str, value: Any, secret: Any = None, **kw: Any) -> None:
         Cookie.__init__(self, name, value, **kw)
@@ -226,6 +207,25 @@ class SignedCookie(Cookie):
         self.__data__["secret"] = secret
 
 
+def _verified(cookies: Dict[str, Any], check: Callable[[Any], None], mismatch: int) -> Dict[str, Any]:
+    """Runs check on each parsed cookie; one that fails (CookieError) is
+    downgraded to a plain Cookie, left out (IGNORE) or raises (EXCEPTION),
+    as mismatch says (SignedCookie.parse and MarshalCookie.parse in 3.5)."""
+    for k in list(cookies):
+        c = cookies[k]
+        try:
+            check(c)
+        except CookieError:
+            if mismatch == Cookie.EXCEPTION:
+                raise
+            elif mismatch == Cookie.IGNORE:
+                del cookies[k]
+            else:
+                # downgrade to Cookie
+                cookies[k] = Cookie.parse(Cookie.__str__(c))[k]
+    return cookies
+
+
 class MarshalCookie(SignedCookie):
     """A SignedCookie whose value may be any marshallable object: it is
     sent as signature + base64(marshal(value)). The signature is verified
@@ -236,26 +236,7 @@ class MarshalCookie(SignedCookie):
               **kw: Any) -> Dict[str, Cookie]:
         """Parses s, verifies and unmarshals each cookie; a failure is
         handled as mismatch says (see SignedCookie.parse)."""
-        dict = _parse_cookie(s, Class, **kw)
-
-        del_list = []
-        for k in dict:
-            c = dict[k]
-            try:
-                c.unmarshal(secret)
-            except CookieError:
-                if mismatch == Cookie.EXCEPTION:
-                    raise
-                elif mismatch == Cookie.IGNORE:
-                    del_list.append(k)
-                else:
-                    # downgrade to Cookie
-                    dict[k] = Cookie.parse(Cookie.__str__(c))[k]
-
-        for k in del_list:
-            del dict[k]
-
-        return dict
+        return _verified(_parse_cookie(s, Class, **kw), lambda c: c.unmarshal(secret), mismatch)
 
     def __str__(self) -> str:
         """Returns the Set-Cookie value: the value marshalled, base64'd

@@ -1144,15 +1144,7 @@ def _load_namespace(file: Any, name: str, kind: Any, parent: Optional[_Record]) 
     module.__path__ = list(dirs)
     module.__package__ = name
     module.__file__ = None
-    rec = _Record(file, name, "namespace", parent, [])
-    rec.module = module
-    rec.generation = 1
-    _records[file] = rec
-    _bump()
-    parent_module = _parent_module(parent, _autoreload())
-    if parent_module is not None:
-        setattr(parent_module, name.rpartition(".")[2], module)
-    return module
+    return _keep_unreloadable(module, file, name, "namespace", parent)
 
 
 def _load_extension(file: str, name: str, parent: Optional[_Record]) -> types.ModuleType:
@@ -1163,7 +1155,14 @@ def _load_extension(file: str, name: str, parent: Optional[_Record]) -> types.Mo
         raise ImportError("cannot load extension module '%s' from '%s'" % (name, file), name=name, path=file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    rec = _Record(file, name, "extension", parent, [])
+    return _keep_unreloadable(module, file, name, "extension", parent)
+
+
+def _keep_unreloadable(module: types.ModuleType, file: Any, name: str, kind: str,
+                       parent: Optional[_Record]) -> types.ModuleType:
+    """Records a namespace package or extension module (generation 1,
+    never reloaded) and binds it on its parent package."""
+    rec = _Record(file, name, kind, parent, [])
     rec.module = module
     rec.generation = 1
     _records[file] = rec
