@@ -127,8 +127,14 @@ func Compare(t testing.TB, ref, got *Server, req *http.Request, norm ...func([]b
 		}
 		return s.Do(t, r)
 	}
-	want, have := send(ref), send(got)
+	CompareResponses(t, ref, got, req.Method+" "+req.URL.RequestURI(), send(ref), send(got), norm...)
+}
 
+// CompareResponses is Compare for responses the caller obtained itself: want from ref, have
+// from got, to requests that differ between the servers only where they must (a session cookie
+// each server set before, say). what names the request in the failure.
+func CompareResponses(t testing.TB, ref, got *Server, what string, want, have *Response, norm ...func([]byte, *Server) []byte) {
+	t.Helper()
 	norm = append([]func([]byte, *Server) []byte{replaceRoot, replacePort}, norm...)
 	normalize := func(b []byte, s *Server) []byte {
 		for _, f := range norm {
@@ -148,8 +154,8 @@ func Compare(t testing.TB, ref, got *Server, req *http.Request, norm ...func([]b
 		diffs = append(diffs, "body: "+bodyDiff(hb, wb))
 	}
 	if len(diffs) > 0 {
-		t.Errorf("Compare %s %s: %s (got) differs from %s (want):\n  %s",
-			req.Method, req.URL.RequestURI(), got.URL, ref.URL, strings.Join(diffs, "\n  "))
+		t.Errorf("Compare %s: %s (got) differs from %s (want):\n  %s",
+			what, got.URL, ref.URL, strings.Join(diffs, "\n  "))
 	}
 }
 

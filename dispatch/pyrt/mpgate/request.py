@@ -1082,8 +1082,11 @@ class mp_request(object):
         b = _arg_write(data)
         flush = _arg_int(flush)
         if self._next is not None:
-            # After internal_redirect the response is the new request's,
-            # already complete: Apache drops output after its end.
+            # Apache hands this request's output filters to the new one
+            # (internal_internal_redirect): while it runs, this request's
+            # output is its output; once it has ended, Apache drops it.
+            if self._redirect_end is None:
+                self._next.write(b, flush)
             return
         if b:
             self._exchange.write(self, b, bool(flush))
@@ -1091,6 +1094,10 @@ class mp_request(object):
 
     def flush(self) -> None:
         """Sends the headers and everything written so far to the client."""
+        if self._next is not None:
+            if self._redirect_end is None:
+                self._next.flush()
+            return
         try:
             self._exchange.push(self, True)
         except ExchangeError:
