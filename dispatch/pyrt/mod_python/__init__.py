@@ -3,8 +3,8 @@
 The worker's import hook (bootstrap.py) serves this package from mpgate's own
 runtime directory, ahead of any mod_python on sys.path, so handlers written
 for mod_python 3.5 import it unchanged (``from mod_python import apache``).
-Of the library modules, Cookie and Session are provided (sessions are kept
-by the daemon); util, publisher and psp are not yet.
+All of mod_python 3.5's library modules are provided (Session's storage is
+the daemon's; psp's parser is pure Python, _psp.py).
 """
 
 __all__ = ["apache", "cgihandler", "psp",
