@@ -273,30 +273,20 @@ func repeatString(s string, n int) []string {
 }
 
 // rawCase is a request written byte for byte (no Content-Length, an HTTP/1.0 request), for what
-// net/http cannot send; "Host: ..." is added. gap and gapVia are apiCase's.
+// net/http cannot send; "Host: ..." is added. gap and gapVia are apiCase's. What the gateways
+// pass of such a request's body (mod_fcgid's CONTENT_LENGTH 0, a de-chunked body's length) is
+// put right by the client headers apache-conf's SetEnvIf lines pass on.
 type rawCase struct {
 	name, request string
 	gap, gapVia   string
 }
 
-// Limits of the transports (docs/compat.md): what the gateway tells mpgate about a request
-// body is not what the client sent.
-const (
-	gapFcgidNoLength = "mod_fcgid sends CONTENT_LENGTH 0 both for Content-Length: 0 and for a request " +
-		"without Content-Length, and FieldStorage takes both as an empty body where mod_python answers 411 to the second"
-	gapChunked = "mod_fcgid and mod_proxy_fcgi pass a chunked request body de-chunked, with a Content-Length, so " +
-		"FieldStorage reads it where mod_python answers 411"
-)
-
 var formsRaw = []rawCase{
-	{name: "POST without Content-Length", request: "POST /dump?long_name=q HTTP/1.0\r\n" + ctForm + "\r\n\r\n",
-		gap: gapFcgidNoLength, gapVia: "fcgid"},
+	{name: "POST without Content-Length", request: "POST /dump?long_name=q HTTP/1.0\r\n" + ctForm + "\r\n\r\n"},
 	{name: "POST urlencoded with Content-Length 0", request: "POST /dump?long_name=q HTTP/1.0\r\n" + ctForm + "\r\nContent-Length: 0\r\n\r\n"},
 	{name: "POST multipart with Content-Length 0", request: "POST /dump HTTP/1.0\r\n" + ctMP + "\r\nContent-Length: 0\r\n\r\n"},
-	{name: "POST multipart without Content-Length", request: "POST /dump HTTP/1.0\r\n" + ctMP + "\r\n\r\n",
-		gap: gapFcgidNoLength, gapVia: "fcgid"},
-	{name: "chunked POST", request: "POST /dump HTTP/1.1\r\n" + ctForm + "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nx=1\r\n0\r\n\r\n",
-		gap: gapChunked},
+	{name: "POST multipart without Content-Length", request: "POST /dump HTTP/1.0\r\n" + ctMP + "\r\n\r\n"},
+	{name: "chunked POST", request: "POST /dump HTTP/1.1\r\n" + ctForm + "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nx=1\r\n0\r\n\r\n"},
 }
 
 // mpgateCase is a request whose answer mpgate gives deliberately differently from mod_python

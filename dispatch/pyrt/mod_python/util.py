@@ -29,8 +29,9 @@ Deliberate differences (docs/compat.md):
   value); mod_python 3.5 fails on it with UnicodeDecodeError (a 500).
 * Query-string fields keep their names: Debian's C parse_qsl often names
   them after their values (_apache.py).
-* Behind mod_fcgid a POST whose Content-Length the worker cannot know (see
-  _fcgid_empty_body) is taken as empty, not answered 411.
+* Behind a mod_fcgid without apache-conf's SetEnvIf lines, a POST whose
+  Content-Length the worker cannot know (see _fcgid_empty_body) is taken as
+  empty, not answered 411.
 The 411, 400 and 501 answers also log a line saying why.
 """
 
@@ -323,6 +324,10 @@ def _fcgid_empty_body(req: _typing.Any) -> _typing.Optional[int]:
     such a POST as an empty one, which is what nearly every client means."""
     param = getattr(req, "_param", None)
     if param is None or req.headers_in.get("transfer-encoding") is not None:
+        return None
+    if param("MPGATE_CLIENT_HEADERS") is not None:
+        # Apache passes the client's own Content-Length (apache-conf's
+        # SetEnvIf lines): headers_in is right, a missing one is missing.
         return None
     if param("CONTENT_LENGTH") == "0":
         return 0
