@@ -1,0 +1,6 @@
+def index(req):
+    return "sub index"
+
+
+def foo(req):
+    return "sub foo"
