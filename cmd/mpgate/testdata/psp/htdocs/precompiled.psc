@@ -1,0 +1,1 @@
+not marshal data
