@@ -1,0 +1,2 @@
+def index(req):
+    return "handler module page"

@@ -1,0 +1,5 @@
+__access__ = False
+
+
+def index(req):
+    return "never"

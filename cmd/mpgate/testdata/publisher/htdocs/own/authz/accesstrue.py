@@ -1,0 +1,5 @@
+__access__ = True
+
+
+def index(req):
+    return "access true ok"

@@ -1,0 +1,5 @@
+__auth__ = False
+
+
+def index(req):
+    return "never"
