@@ -148,6 +148,7 @@ type coreConf struct {
 	authName       *strOrigin
 	errorDocs      []errorDoc
 	allowOverride  []string
+	logLevel       *intOrigin // LogLevel's plain level in a section
 }
 
 type strOrigin struct {
@@ -204,6 +205,7 @@ func build(mainFile string, tree []*node, r *reader) *Config {
 	c := &Config{}
 	b := &builder{c: c, r: r, mainFile: mainFile}
 	c.main = &VirtualHost{File: mainFile}
+	initMainFacts(c.main)
 	c.main.body = b.newSection(kindServer, "server", "", mainFile, 0)
 	c.main.body.server = c.main
 	b.walk(tree, walkCtx{srv: c.main})
@@ -380,6 +382,11 @@ func init() {
 	add("AllowOverride", ctxAccess, (*builder).allowOverride)
 	add("ServerSignature", ctxAll, (*builder).serverSignature)
 	add("Error", ctxAll, (*builder).errorDirective)
+	add("LogLevel", ctxRSRCAccess, (*builder).logLevel)
+	for _, name := range []string{"Timeout", "KeepAlive", "KeepAliveTimeout", "MaxKeepAliveRequests", "ServerPath",
+		"ErrorLog", "LimitRequestLine", "LimitRequestFieldSize", "LimitRequestFields"} {
+		add(name, ctxRSRC, (*builder).serverFact)
+	}
 	for _, name := range []string{"Include", "IncludeOptional", "Define", "UnDefine", "ServerRoot", "LoadModule"} {
 		knownDirectives[strings.ToLower(name)] = &directiveDef{name: name}
 	}
@@ -455,6 +462,7 @@ func (b *builder) virtualHost(n *node, ctx walkCtx) {
 	}
 	v := &VirtualHost{File: n.file, Line: n.line, IsVirtual: true, index: len(b.c.vhosts) + 1}
 	v.id = fmt.Sprintf("%s:%d", n.file, n.line)
+	newVHostFacts(v, b.c.main)
 	v.body = b.newSection(kindVHost, "VirtualHost", n.args, n.file, n.line)
 	v.body.server = v
 	for _, w := range words(n.args) {
@@ -905,6 +913,7 @@ func (b *builder) serverName(d *directiveDef, n *node, ctx *walkCtx) {
 	ctx.srv.ServerName = host
 	ctx.srv.hasServerName = true
 	ctx.srv.port = port
+	ctx.srv.Port = port
 	if !ctx.srv.IsVirtual {
 		b.mainPort = port
 	}
@@ -1145,6 +1154,7 @@ func (b *builder) finish() {
 	m.locs = m.ownLocs
 	m.files = m.ownFiles
 	m.Directives, m.Options = mergedServerConfig(nil, nil, m.srvDirectives, m.srvOptions)
+	resolveFacts(m, m)
 	m.base = []*section{m.body}
 	m.early = newServerLevel(m)
 	for _, v := range c.vhosts {
@@ -1163,6 +1173,7 @@ func (b *builder) finish() {
 		if !v.hasServerName {
 			v.ServerName = defaultVHostName(v, m)
 		}
+		resolveFacts(v, m)
 	}
 	c.sel = newSelector(c.vhosts)
 	// PythonChildInitHandler walks the table backwards (while (i--)).

@@ -72,6 +72,7 @@ type Config struct {
 	vhosts   []*VirtualHost
 	sections []*section // every section, indexed by section.idx
 	imports  []Import
+	defines  []string
 	listen   []string
 	tree     []*node
 	sel      selector
@@ -158,6 +159,7 @@ func Parse(name string, src []byte, opts Options) (*Config, error) {
 	r.parse(name, src, &tree, "")
 
 	c := build(name, tree, r)
+	c.defines = append([]string(nil), r.defines...)
 	c.logger = logger
 	c.tree = tree
 	logger.Debug("configuration read", "file", name, "files", r.files,
@@ -183,3 +185,37 @@ func (c *Config) MainServer() *VirtualHost { return c.main }
 // Imports returns the main server's PythonImport directives in the order
 // mod_python runs them: last written first.
 func (c *Config) Imports() []Import { return c.imports }
+
+// Defines returns the names defined once the whole configuration is read,
+// which is what httpd's ap_exists_config_define (and so mod_python's
+// apache.exists_config_define) answers from: Options.Defines (httpd's -D),
+// MPGATE, and the names of Define directives met while reading, less those
+// UnDefine removed. The slice is shared: do not modify it.
+func (c *Config) Defines() []string { return c.defines }
+
+// BaseServer returns the server a connection to q's local address belongs to
+// before the request's Host is looked at (conn->base_server, set by vhost.c
+// ap_update_vhost_given_ip): the first <VirtualHost> listed for that address,
+// or the main server when none is. q.VHost and q.Host are not used.
+func (c *Config) BaseServer(q Query) *VirtualHost {
+	if ch := c.sel.find(q.LocalAddr, q.LocalPort); ch != nil {
+		return ch.server
+	}
+	return c.main
+}
+
+// NextServer returns the server Apache links after v (server_rec.next), nil
+// for the last. Apache prepends each <VirtualHost> to the main server's list
+// as it reads it (core.c virtualhost_section), so the main server is
+// followed by the last <VirtualHost> of the file, and each <VirtualHost> by
+// the one before it.
+func (c *Config) NextServer(v *VirtualHost) *VirtualHost {
+	i := v.index - 2 // c.vhosts[v.index-1] is v itself
+	if v.index == 0 {
+		i = len(c.vhosts) - 1
+	}
+	if i < 0 || i >= len(c.vhosts) {
+		return nil
+	}
+	return c.vhosts[i]
+}

@@ -80,6 +80,9 @@ type Merged struct {
 	AutoReload  bool   // PythonAutoReload, default on
 	AuthType    string // "" when unset or None
 	AuthName    string
+	// LogLevel is the plain LogLevel in effect for the request (r->log): a
+	// section's, else the virtual host's (VirtualHost.LogLevel).
+	LogLevel int
 	// ErrorDocuments maps a status code to its ErrorDocument argument.
 	ErrorDocuments map[int]string
 	// Sections are the sections applied, in merge order: the main server,
@@ -448,6 +451,7 @@ type mergeState struct {
 	authType   *strOrigin
 	authName   *strOrigin
 	errorDocs  []errorDoc
+	logLevel   *intOrigin
 }
 
 // apply merges one section into st, the inner section winning.
@@ -497,6 +501,9 @@ func (st *mergeState) apply(s *section) {
 	}
 	if cc.authName != nil {
 		st.authName = cc.authName
+	}
+	if cc.logLevel != nil {
+		st.logLevel = cc.logLevel
 	}
 	for _, e := range cc.errorDocs {
 		replaced := false
@@ -660,6 +667,10 @@ func (co *core) finish(filename string) *Merged {
 	if a := st.authName; a != nil {
 		note("AuthName", a.sec, a.file, a.line)
 		m.AuthName = a.value
+	}
+	m.LogLevel = co.v.LogLevel
+	if l := st.logLevel; l != nil {
+		m.LogLevel = l.value
 	}
 	for _, e := range st.errorDocs {
 		if e.text == "default" {

@@ -7,6 +7,7 @@ package config
 import (
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // VirtualHost is the main server or one <VirtualHost> section, with what
@@ -31,6 +32,37 @@ type VirtualHost struct {
 	Directives []KV
 	Options    []KV
 
+	// The server facts mod_python's server object shows (mod_python.md
+	// §3.3), from the core directives of the server's own body; a
+	// <VirtualHost> inherits the main server's where it sets none, as
+	// Apache's ap_fixup_virtual_hosts does (facts.go).
+	//
+	// LogLevel is the plain level of LogLevel (APLOG_EMERG 0 ...
+	// APLOG_DEBUG 7, trace1..trace8 8..15), default 4 (warn); per-module
+	// levels are ignored, as mod_python logs without a module.
+	LogLevel int
+	// Timeout is Timeout, default 300 s (Debian's apache2.conf).
+	Timeout time.Duration
+	// KeepAlive, KeepAliveTimeout and MaxKeepAliveRequests default to on,
+	// 5 s and 100.
+	KeepAlive            bool
+	KeepAliveTimeout     time.Duration
+	MaxKeepAliveRequests int
+	// ServerPath is ServerPath as written, "" when unset (not inherited).
+	ServerPath string
+	// ErrorLog is ErrorLog as written; "" for a <VirtualHost> without one,
+	// "logs/error_log" (httpd's DEFAULT_ERRORLOG) for a main server without.
+	ErrorLog string
+	// The request limits, default 8190, 8190 and 100. A <VirtualHost> starts
+	// with the main server's values as they are where it opens.
+	LimitRequestLine      int
+	LimitRequestFieldSize int
+	LimitRequestFields    int
+	// Port is the server's port (server_rec.port): ServerName's, 0 when
+	// ServerName has none; a <VirtualHost> without ServerName keeps the
+	// main server's as it is where the <VirtualHost> opens.
+	Port int
+
 	id            string
 	index         int        // 0 for the main server, then 1, 2, ... in file order
 	body          *section   // directives outside sections
@@ -48,10 +80,15 @@ type VirtualHost struct {
 	srvOptions    []kvo
 	aliases       []srcDirective // Alias and AliasMatch, kept for later tools
 	early         *serverLevel
+	facts         serverFacts // the server facts as written; resolved into the exported ones by finish
 }
 
 // KV is one key and value of a mod_python table.
 type KV struct{ Key, Value string }
+
+// Index is the server's position in the configuration: 0 for the main
+// server, then 1, 2, ... for the <VirtualHost> sections in file order.
+func (v *VirtualHost) Index() int { return v.index }
 
 // ID identifies the virtual host across Apache and mpgate: "file:line" of its
 // <VirtualHost> line, or "" for the main server. Apache-side snippets pass it

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -24,9 +25,10 @@ var ErrQueueTimeout = errors.New("no worker free")
 // (mod_python.md §1.8): requests with different interpreter names never share
 // Python module state, so each name has its own processes.
 type Pool struct {
-	name string
-	spec *workerSpec
-	opts *Options
+	name    string
+	spec    *workerSpec
+	opts    *Options
+	minIdle func() int // idle workers the reaper keeps
 
 	mu      sync.Mutex // guards everything below
 	idle    []*worker  // LIFO: the most recently used worker is the warmest
@@ -46,8 +48,8 @@ type getResult struct {
 	err error
 }
 
-func newPool(name string, spec *workerSpec, opts *Options) *Pool {
-	p := &Pool{name: name, spec: spec, opts: opts, all: make(map[*worker]struct{}), done: make(chan struct{})}
+func newPool(name string, spec *workerSpec, opts *Options, minIdle func() int) *Pool {
+	p := &Pool{name: name, spec: spec, opts: opts, minIdle: minIdle, all: make(map[*worker]struct{}), done: make(chan struct{})}
 	if opts.IdleTimeout > 0 {
 		p.wg.Add(1)
 		go p.reaper()
@@ -249,11 +251,12 @@ func (p *Pool) reaper() {
 		}
 		cutoff := time.Now().Add(-p.opts.IdleTimeout)
 		var stale []*worker
+		minIdle := p.minIdle()
 		p.mu.Lock()
 		keep := p.idle[:0]
 		for i, w := range p.idle {
 			// idle is ordered oldest first; keep the MinIdle most recent.
-			if len(p.idle)-i > p.opts.minIdle(p.name) && w.lastUsed.Before(cutoff) {
+			if len(p.idle)-i > minIdle && w.lastUsed.Before(cutoff) {
 				stale = append(stale, w)
 				p.forgetLocked(w)
 				continue
@@ -270,7 +273,9 @@ func (p *Pool) reaper() {
 }
 
 // close stops every worker: idle ones now, busy ones when their request
-// ends. It returns when all have exited.
+// ends (put stops them), or after twice StopGrace at most. Each runs its
+// cleanups (SHUTDOWN) and is killed if it does not exit within StopGrace.
+// It returns when all have exited.
 func (p *Pool) close() {
 	p.mu.Lock()
 	if p.closed {
@@ -282,6 +287,7 @@ func (p *Pool) close() {
 	close(p.done)
 	waiters := p.waiters
 	p.waiters = nil
+	idle := p.idle
 	all := make([]*worker, 0, len(p.all))
 	for w := range p.all {
 		all = append(all, w)
@@ -296,7 +302,21 @@ func (p *Pool) close() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.stop(p.opts.StopGrace)
+			if slices.Contains(idle, w) {
+				w.stop(p.opts.StopGrace)
+				return
+			}
+			// Busy: its request goroutine reads from it until END, then
+			// put stops it. Only a request outliving the wait is cut short.
+			t := time.NewTimer(2 * p.opts.StopGrace)
+			defer t.Stop()
+			select {
+			case <-w.exited:
+			case <-t.C:
+				w.log.Warn("worker still busy when its pool closed; killing it")
+				w.kill()
+				<-w.exited
+			}
 		}()
 	}
 	wg.Wait()

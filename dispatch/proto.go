@@ -29,7 +29,11 @@
 // # Message flow (one request; the worker serves one request at a time)
 //
 //	worker                               daemon
-//	HELLO(kv)                  ───────►                       once, at start
+//	                           ◄───────  CONTROL(0, worker.init, kv)
+//	                                                          first of all, when the worker was
+//	                                                          started with MPGATE_WORKER_INIT=1
+//	LOG(0, level, line)        ───────►                       PythonImport's messages
+//	HELLO(kv)                  ───────►                       once, ready for requests
 //	                           ◄───────  REQUEST(id, ...)
 //	READ(id, max)              ───────►                       req.read() needs body
 //	                           ◄───────  BODY(id, bytes)      1..max bytes; empty = end of body
@@ -43,6 +47,8 @@
 //	                           ◄───────  CONTROL(0, cmd, kv)  between requests only,
 //	                                                          e.g. right before a REQUEST
 //	                           ◄───────  SHUTDOWN(0)          finish, run cleanups, exit 0
+//	LOG(0, level, line)        ───────►                       the cleanups' messages, read
+//	                                                          by the daemon until the worker exits
 //
 // Body back-pressure is pull-based: the daemon sends a BODY frame only in
 // answer to a READ, so at most one chunk per request is ever in flight.
@@ -65,6 +71,16 @@
 //
 // CONTROL commands:
 //
+//	worker.init          what a worker needs before its first request, sent
+//	                     before HELLO (dispatch/lifecycle.go); args: "server" →
+//	                     JSON description of a server (repeated: the main
+//	                     server, then each <VirtualHost>, as in the REQUEST
+//	                     config's "server"), "define" → a name
+//	                     apache.exists_config_define knows (repeated),
+//	                     "import" → a PythonImport of the worker's
+//	                     interpreter, "module" or "module::function"
+//	                     (repeated, in the order they run). The worker runs
+//	                     the imports, logging failures, then says HELLO.
 //	modules.invalidate   site modules to drop, sent in the same write as the
 //	                     worker's next REQUEST (dispatch/modules.go); args, repeated:
 //	                     "changed" → file that changed on disk, "dependent" → file of a

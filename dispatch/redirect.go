@@ -76,8 +76,9 @@ func (x *exchange) redirectResults(uri string) ([]KV, error) {
 	nr.Params = params
 	q := queryOf(&nr)
 	y := &exchange{s: x.s, r: &nr, id: x.id, start: x.start}
-	y.m = x.s.cfg.Load().Lookup(q)
-	wc, err := x.s.wireFor(y.m)
+	cfg := x.s.cfg.Load()
+	y.m = cfg.Lookup(q)
+	wc, err := x.s.wireFor(cfg, y.m, cfg.BaseServer(q))
 	if err != nil {
 		return nil, err
 	}

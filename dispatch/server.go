@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,8 +41,9 @@ type Options struct {
 	// MaxWorkers bounds the worker processes of one interpreter name.
 	// Each serves one request at a time. Default DefaultMaxWorkers.
 	MaxWorkers int
-	// MinIdle workers of the default interpreter are started at once and
-	// kept when idle. Default 1.
+	// MinIdle workers of the default interpreter, and of each interpreter a
+	// PythonImport names, are started at once (Warm) and kept when idle.
+	// Default 1.
 	MinIdle int
 	// IdleTimeout stops workers unused for this long. Default 5 minutes;
 	// negative disables reaping.
@@ -69,7 +71,9 @@ type Options struct {
 	// daemon started as root runs handlers as Apache's user, as mod_python
 	// did). Nil: the daemon's own.
 	Credential *syscall.Credential
-	// Defines are the -D names (apache.exists_config_define).
+	// Defines are names apache.exists_config_define knows besides the
+	// configuration's own (config.Config.Defines: its -D names, MPGATE and
+	// its Define directives).
 	Defines []string
 	// Logger receives the daemon's log; nil discards.
 	Logger *slog.Logger
@@ -86,8 +90,6 @@ type Options struct {
 	// request (the request's own deadline bounds it too). Default
 	// DefaultSessionLockWait.
 	SessionLockWait time.Duration
-
-	defaultInterp string
 }
 
 // DefaultMaxWorkers is the default bound of workers per interpreter.
@@ -142,13 +144,6 @@ func (o *Options) setDefaults() {
 	}
 }
 
-func (o *Options) minIdle(interp string) int {
-	if interp == o.defaultInterp {
-		return o.MinIdle
-	}
-	return 0
-}
-
 // Server runs requests on worker pools. It implements fcgi.Handler.
 type Server struct {
 	opts Options
@@ -161,6 +156,11 @@ type Server struct {
 	pools     map[string]*Pool
 	closed    bool
 
+	// warm are the interpreters kept warm (MinIdle workers each): the main
+	// server's, and every one a PythonImport names, whose imports mod_python
+	// runs when a child starts whether or not a request comes.
+	warm atomic.Pointer[[]string]
+
 	callsMu sync.RWMutex // guards calls
 	calls   map[string]CallFunc
 
@@ -171,16 +171,28 @@ type Server struct {
 	watcher *importer.Watcher  // nil when Watch is "off"
 	modules *importer.Registry // the site modules each worker has loaded
 
-	wireMu    sync.Mutex // guards wire
-	wire      map[*config.Merged]*wireConfig
 	nextCfgID atomic.Uint32
 	nextReqID atomic.Uint64
+
+	wireMu sync.Mutex // guards wire, initServers, and cfg's changes (SetConfig)
+	wire   map[wireKey]*wireConfig
+	// initServers are worker.init's "server" arguments, encoded once per
+	// configuration (lifecycle.go).
+	initServers []KV
 }
 
 // wireConfig is a merged configuration as sent to workers, encoded once.
 type wireConfig struct {
 	id   uint32
 	json []byte
+}
+
+// wireKey identifies a wire configuration: the merged configuration and the
+// server the connection came to (conn.base_server), which the merge does not
+// decide.
+type wireKey struct {
+	m    *config.Merged
+	base *config.VirtualHost
 }
 
 // New unpacks the runtime and returns a Server for cfg. Call Warm to start
@@ -194,11 +206,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Defines) > 0 {
-		opts.Env = append(append([]string(nil), opts.Env...), "MPGATE_DEFINES="+strings.Join(opts.Defines, ","))
-	}
 	s := &Server{opts: opts, log: opts.Logger, boot: boot, pools: make(map[string]*Pool),
-		wire: make(map[*config.Merged]*wireConfig), calls: make(map[string]CallFunc)}
+		wire: make(map[wireKey]*wireConfig), calls: make(map[string]CallFunc)}
 	if opts.Watch != "off" {
 		w, err := importer.NewWatcher(importer.Options{Mode: opts.Watch, PollInterval: opts.PollInterval, Logger: opts.Logger})
 		if err != nil {
@@ -216,32 +225,58 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// SetConfig replaces the configuration used by new requests.
+// SetConfig replaces the configuration used by new requests and by the
+// workers started from now on (their PythonImports, defines and servers).
 func (s *Server) SetConfig(cfg *config.Config) {
-	s.cfg.Store(cfg)
 	s.wireMu.Lock()
-	s.wire = make(map[*config.Merged]*wireConfig)
+	s.cfg.Store(cfg)
+	s.wire = make(map[wireKey]*wireConfig)
+	s.initServers = nil
 	s.wireMu.Unlock()
 	name := cfg.MainServer().ServerName
 	if name == "" {
 		name = "main_interpreter"
 	}
-	s.mu.Lock()
-	s.opts.defaultInterp = name
-	s.mu.Unlock()
+	warm := []string{name}
+	for _, imp := range cfg.Imports() {
+		if !slices.Contains(warm, imp.Interpreter) {
+			warm = append(warm, imp.Interpreter)
+		}
+	}
+	s.warm.Store(&warm)
 }
 
-// Warm starts MinIdle workers of the default interpreter (the main server's
-// name) so that the first request does not wait for Python to start.
+// Warm starts MinIdle workers of the main server's interpreter and of each
+// interpreter a PythonImport names, so that the first request does not wait
+// for Python to start and the imports run at start-up, as in mod_python's
+// children.
 func (s *Server) Warm() error {
-	s.mu.Lock()
-	name := s.opts.defaultInterp
-	s.mu.Unlock()
-	p, err := s.pool(name)
-	if err != nil {
-		return err
+	names := *s.warm.Load()
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() { // interpreters start side by side: their imports may take a while
+			defer wg.Done()
+			p, err := s.pool(name)
+			if err == nil {
+				err = p.warm(s.opts.MinIdle)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("interpreter %q: %w", name, err)
+			}
+		}()
 	}
-	return p.warm(s.opts.MinIdle)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// minIdle is how many idle workers of interp the reaper keeps.
+func (s *Server) minIdle(interp string) int {
+	if slices.Contains(*s.warm.Load(), interp) {
+		return s.opts.MinIdle
+	}
+	return 0
 }
 
 // pool returns the pool of an interpreter, creating it on first use.
@@ -253,9 +288,11 @@ func (s *Server) pool(interp string) (*Pool, error) {
 	}
 	p := s.pools[interp]
 	if p == nil {
-		spec := &workerSpec{python: s.opts.Python, boot: s.boot, interp: interp, env: s.opts.Env, cred: s.opts.Credential, log: s.log}
+		spec := &workerSpec{python: s.opts.Python, boot: s.boot, interp: interp, env: s.opts.Env, cred: s.opts.Credential, log: s.log,
+			importTimeout: s.opts.RequestTimeout}
+		spec.init = func() ([]byte, bool) { return s.workerInit(interp) }
 		spec.onExit = func(w *worker) { s.modules.Forget(w.owner) }
-		p = newPool(interp, spec, &s.opts)
+		p = newPool(interp, spec, &s.opts, func() int { return s.minIdle(interp) })
 		s.pools[interp] = p
 	}
 	return p, nil
@@ -313,6 +350,10 @@ func (s *Server) Recycle(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Interpreters the new configuration names in a PythonImport start now.
+	if err := s.Warm(); err != nil && !errors.Is(err, ErrPoolClosed) {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -366,24 +407,26 @@ func (s *Server) answerCall(b []byte, c *Call) []byte {
 	return AppendReply(b, &ReplyFrame{Results: res})
 }
 
-// wireFor returns the encoded configuration of m, encoding it on first use.
-func (s *Server) wireFor(m *config.Merged) (*wireConfig, error) {
+// wireFor returns the encoded configuration of m for a connection to base,
+// encoding it on first use.
+func (s *Server) wireFor(cfg *config.Config, m *config.Merged, base *config.VirtualHost) (*wireConfig, error) {
+	key := wireKey{m, base}
 	s.wireMu.Lock()
 	defer s.wireMu.Unlock()
-	if wc := s.wire[m]; wc != nil {
+	if wc := s.wire[key]; wc != nil {
 		return wc, nil
 	}
-	b, err := json.Marshal(wireConfigOf(m, s.cfg.Load().MainServer()))
+	b, err := json.Marshal(wireConfigOf(cfg, m, base))
 	if err != nil {
 		return nil, fmt.Errorf("encode configuration: %w", err)
 	}
 	// config caches Merged values, so this map stays small; the bound is a
 	// guard against a configuration that does not.
 	if len(s.wire) >= 8192 {
-		s.wire = make(map[*config.Merged]*wireConfig)
+		s.wire = make(map[wireKey]*wireConfig)
 	}
 	wc := &wireConfig{id: s.nextCfgID.Add(1), json: b}
-	s.wire[m] = wc
+	s.wire[key] = wc
 	return wc, nil
 }
 
@@ -412,6 +455,7 @@ type exchange struct {
 	lg    *slog.Logger // built on first use by log
 
 	m        *config.Merged
+	base     *config.VirtualHost // the server the connection came to (conn.base_server)
 	meta     []KV
 	filename string // req.filename as sent ("" = None)
 
@@ -458,6 +502,7 @@ func (x *exchange) serve() {
 	cfg := x.s.cfg.Load()
 	q := queryOf(r)
 	x.m = cfg.Lookup(q)
+	x.base = cfg.BaseServer(q)
 	x.meta = x.buildMeta(q)
 
 	if x.m.Handler != "mod_python" && x.m.Handler != "python-program" {
@@ -466,7 +511,7 @@ func (x *exchange) serve() {
 		x.serveStatic(x.filename, nil, 0)
 		return
 	}
-	wc, err := x.s.wireFor(x.m)
+	wc, err := x.s.wireFor(cfg, x.m, x.base)
 	if err != nil {
 		x.log().Error("request failed", "err", err)
 		x.errorResponse(500, nil)
@@ -911,10 +956,11 @@ func checkHeader(h KV) error {
 }
 
 // logLine sends one handler log line to Apache's error log (a FastCGI
-// STDERR record) and to the daemon's log at debug level.
+// STDERR record) and to the daemon's log at debug level. A worker-level line
+// (not about the request) goes to the daemon's log.
 func (x *exchange) logLine(l LogFrame, workerLevel bool) {
 	if workerLevel {
-		x.wk.log.Info("worker log", "level", l.Level, "msg", l.Message)
+		x.wk.logFrame(l)
 		return
 	}
 	x.stderr(l.Message)
@@ -1070,8 +1116,9 @@ func (x *exchange) buildMeta(q config.Query) []KV {
 }
 
 // wireConfigOf is the JSON shape pyrt expects (documented in
-// pyrt/mpgate/request.py).
-func wireConfigOf(m *config.Merged, main *config.VirtualHost) map[string]any {
+// pyrt/mpgate/request.py) for requests under m arriving on a connection to
+// base.
+func wireConfigOf(cfg *config.Config, m *config.Merged, base *config.VirtualHost) map[string]any {
 	handlers := make(map[string][]map[string]any, len(m.Handlers))
 	for key, hs := range m.Handlers {
 		list := make([]map[string]any, len(hs))
@@ -1104,8 +1151,10 @@ func wireConfigOf(m *config.Merged, main *config.VirtualHost) map[string]any {
 		"config_dir":      nullable(m.ConfigDir),
 		"auth_type":       nullable(m.AuthType),
 		"auth_name":       nullable(m.AuthName),
-		"server":          serverJSON(m.VHost),
-		"main_server":     serverJSON(main),
+		"log_level":       m.LogLevel,
+		"server":          serverJSON(cfg, m.VHost),
+		"main_server":     serverJSON(cfg, cfg.MainServer()),
+		"base_server":     serverJSON(cfg, base),
 	}
 }
 
@@ -1117,12 +1166,30 @@ func kvPairs(kvs []config.KV) [][2]string {
 	return out
 }
 
-// serverJSON describes a server (virtual host) as mod_python's server object
-// shows it (mod_python.md §3.3). Values Apache does not pass over FastCGI are
-// Apache's defaults (listed in docs/compat.md).
-func serverJSON(v *config.VirtualHost) map[string]any {
+// serverJSON describes a server (virtual host) of cfg as mod_python's server
+// object shows it (mod_python.md §3.3), from the configuration: Apache does
+// not pass these values over FastCGI. "index" is the server's place in
+// worker.init's list of servers, "next" that of server_rec.next (null for
+// the last), "log_level" the LogLevel pyrt filters log_error lines with.
+func serverJSON(cfg *config.Config, v *config.VirtualHost) map[string]any {
 	if v == nil {
 		return nil
+	}
+	var next any
+	if n := cfg.NextServer(v); n != nil {
+		next = n.Index()
+	}
+	// server_rec's error_fname and path are NULL (None) when unset.
+	var errorLog, path any
+	if v.ErrorLog != "" {
+		errorLog = v.ErrorLog
+	}
+	if v.ServerPath != "" {
+		path = v.ServerPath
+	}
+	keepAlive := 0
+	if v.KeepAlive {
+		keepAlive = 1
 	}
 	var names, wild []string
 	for _, a := range v.ServerAliases {
@@ -1139,11 +1206,14 @@ func serverJSON(v *config.VirtualHost) map[string]any {
 	return map[string]any{
 		"server_hostname": v.ServerName, "server_admin": v.ServerAdmin,
 		"defn_name": v.File, "defn_line_number": v.Line, "is_virtual": isVirtual,
-		"names": nonNil(names), "wild_names": nonNil(wild), "port": 0,
-		"timeout": 300.0, "keep_alive_timeout": 5.0, "keep_alive_max": 100, "keep_alive": 1,
-		"error_fname": "", "loglevel": 4,
-		"limit_req_line": 8190, "limit_req_fieldsize": 8190, "limit_req_fields": 100, "path": "",
+		"names": nonNil(names), "wild_names": nonNil(wild), "port": v.Port,
+		"timeout": v.Timeout.Seconds(), "keep_alive_timeout": v.KeepAliveTimeout.Seconds(),
+		"keep_alive_max": v.MaxKeepAliveRequests, "keep_alive": keepAlive,
+		"error_fname": errorLog, "loglevel": v.LogLevel, "log_level": v.LogLevel,
+		"limit_req_line": v.LimitRequestLine, "limit_req_fieldsize": v.LimitRequestFieldSize,
+		"limit_req_fields": v.LimitRequestFields, "path": path,
 		"directives": kvPairs(v.Directives), "options": kvPairs(v.Options),
+		"index": v.Index(), "next": next,
 	}
 }
 

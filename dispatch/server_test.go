@@ -46,7 +46,9 @@ func newTestSite(t *testing.T, conf string, files map[string]string, opts Option
 		t.Fatal(err)
 	}
 	opts.StateDir = filepath.Join(dir, ".state")
-	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	d, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -78,9 +78,17 @@ type workerSpec struct {
 	cred   *syscall.Credential
 	log    *slog.Logger
 	onExit func(*worker) // called once the process has been reaped
+	// init returns the CONTROL worker.init payload a new worker gets
+	// before its HELLO (lifecycle.go), and whether it has PythonImports to
+	// run; nil sends none.
+	init func() (payload []byte, imports bool)
+	// importTimeout bounds a start-up that runs PythonImports, as a
+	// request is bounded (helloTimeout when shorter).
+	importTimeout time.Duration
 }
 
-// startWorker execs a worker and waits for its HELLO.
+// startWorker execs a worker, sends it worker.init and waits for its HELLO,
+// logging what it logs meanwhile (its PythonImports).
 func startWorker(spec *workerSpec, id int) (*worker, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -106,6 +114,12 @@ func startWorker(spec *workerSpec, id int) (*worker, error) {
 	cmd.Env = append(append([]string(nil), spec.env...),
 		"MPGATE_INTERPRETER="+spec.interp,
 		"MPGATE_WORKER_ID="+strconv.Itoa(id))
+	var initPayload []byte
+	imports := false
+	if spec.init != nil {
+		initPayload, imports = spec.init()
+		cmd.Env = append(cmd.Env, "MPGATE_WORKER_INIT=1")
+	}
 	cmd.ExtraFiles = []*os.File{child} // fd 3
 	cmd.Stdin = nil
 	cmd.Stdout = outW
@@ -146,22 +160,26 @@ func startWorker(spec *workerSpec, id int) (*worker, error) {
 		}
 	}()
 
-	conn.SetDeadline(time.Now().Add(helloTimeout))
-	f, err := w.fr.ReadFrame()
-	if err == nil && f.Type != FrameHello {
-		err = &ProtoError{Type: f.Type, Err: "expected HELLO"}
+	startTimeout := helloTimeout
+	if imports {
+		startTimeout = max(helloTimeout, spec.importTimeout)
 	}
-	var hello []KV
-	if err == nil {
-		hello, err = ParseHello(f.Payload)
+	conn.SetDeadline(time.Now().Add(startTimeout))
+	if initPayload != nil {
+		// A worker that died at once makes this fail; reading then says how.
+		w.send(FrameControl, 0, initPayload)
 	}
+	hello, err := w.awaitHello()
 	if err == nil && Get(hello, "protocol") != strconv.Itoa(ProtocolVersion) {
 		err = fmt.Errorf("worker speaks protocol %q, daemon %d", Get(hello, "protocol"), ProtocolVersion)
 	}
 	if err != nil {
+		if imports && isTimeout(err) {
+			err = fmt.Errorf("its PythonImports did not finish within %v: %w", startTimeout, err)
+		}
 		w.kill()
 		<-w.exited
-		return nil, fmt.Errorf("start worker %d (%s %s): %w%s", id, spec.python, spec.boot, w.describeExit(err), "")
+		return nil, fmt.Errorf("start worker %d (%s %s): %w", id, spec.python, spec.boot, w.describeExit(err))
 	}
 	conn.SetDeadline(time.Time{})
 	size, err := strconv.Atoi(Get(hello, "config_cache"))
@@ -246,14 +264,19 @@ func (w *worker) alive() bool {
 	}
 }
 
-// stop asks the worker to finish (SHUTDOWN), waits up to grace, then kills
-// it. It returns when the process has been reaped.
+// stop asks the worker to finish (SHUTDOWN), logs what its cleanups log
+// (apache.register_cleanup, server.register_cleanup) for up to grace, waits
+// up to grace for it to exit, then kills it. It returns when the process has
+// been reaped. The worker must not be serving a request: stop reads its
+// frames.
 func (w *worker) stop(grace time.Duration) {
 	w.stopOnce.Do(func() {
-		w.conn.SetWriteDeadline(time.Now().Add(grace))
+		w.conn.SetDeadline(time.Now().Add(grace))
 		if err := w.send(FrameShutdown, 0, nil); err != nil {
 			w.kill()
+			return
 		}
+		w.drainLogs()
 	})
 	t := time.NewTimer(grace)
 	defer t.Stop()

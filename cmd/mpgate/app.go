@@ -77,7 +77,7 @@ func siteFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"f"}, EnvVars: []string{"MPGATE_CONFIG"}, Usage: "Apache configuration `FILE` to read (httpd.conf, apache2.conf or a site fragment)", Required: true},
 		&cli.StringFlag{Name: "server-root", EnvVars: []string{"MPGATE_SERVER_ROOT"}, Value: "/etc/apache2", Usage: "Apache's ServerRoot, for relative Include paths and envvars"},
-		&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, EnvVars: []string{"MPGATE_DEFINES"}, Usage: "`NAME` defined as with apache2 -D (repeatable)"},
+		&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, EnvVars: []string{"MPGATE_DEFINES"}, Usage: "`NAME` defined as with apache2 -D (repeatable), for <IfDefine> and apache.exists_config_define(): Apache's own -D flags do not reach mpgate"},
 		&cli.StringFlag{Name: "server-name", EnvVars: []string{"MPGATE_SERVER_NAME"}, Usage: "main server's `NAME` when the configuration sets no ServerName (default: this host's name, as Apache)"},
 		&cli.StringFlag{Name: "log-level", EnvVars: []string{"MPGATE_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
 	}

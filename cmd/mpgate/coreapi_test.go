@@ -43,11 +43,10 @@ type apiCase struct {
 	logs []string
 	// norm are this case's own normalisers, each documented where defined.
 	norm []normFunc
-	// gap, when set, names a known difference: one that needs a change
-	// outside the Python runtime (see pendingGoSide), or a limit of the
-	// transport (docs/compat.md). The comparison runs and its differences
-	// are logged instead of failing the test, and the test fails once there
-	// are none, so that the mark is removed.
+	// gap, when set, names a known difference: a limit of the transport
+	// (docs/compat.md). The comparison runs and its differences are logged
+	// instead of failing the test, and the test fails once there are none,
+	// so that the mark is removed.
 	gap string
 	// gapVia limits gap to one transport ("fcgid" or "proxy").
 	gapVia string
@@ -78,34 +77,8 @@ var (
 	bodyLines = strings.Repeat(strings.Repeat("1234567890", 3000)+"\n", 4)
 )
 
-// Known differences that need a change outside the Python runtime (the
-// daemon's configuration reader or wire config, rewrite, preview). Each is
-// either a gap (whole case) or a pending normaliser (one line of a dump):
-// remove them as the changes land.
-const (
-	gapLogLevel = "log_error lines below the LogLevel in effect must not be written: the wire config must carry " +
-		`"log_level" (request) and server "log_level" for pyrt to filter`
-)
-
 // gapFcgidLocalRedirect is a limit of mod_fcgid (docs/compat.md).
 const gapFcgidLocalRedirect = "mod_fcgid turns a 200 response with a local Location into an internal redirect"
-
-var pendingGoSide = []struct{ re, reason string }{
-	{`(?m)^(base_server\.server_hostname|base_server\.is_virtual) = .*$`,
-		`conn.base_server is the default <VirtualHost> of the address the connection came to; the wire config must carry "base_server"`},
-	{`(?m)^base_server: \[.*$`, `the same, as test_req_server_get_options shows it`},
-	{`(?m)^server\.(loglevel|timeout|path|pathlen) = .*$`,
-		"the server's LogLevel, Timeout and ServerPath are not read from the configuration (serverJSON sends constants)"},
-	{`(?m)^type\(server\.next\) = .*$`, "server.next (the next server_rec) is not sent in the wire config"},
-}
-
-// normalizePendingGoSide replaces the dump lines of pendingGoSide.
-func normalizePendingGoSide(b []byte, _ *apachetest.Server) []byte {
-	for _, p := range pendingGoSide {
-		b = regexp.MustCompile(p.re).ReplaceAll(b, []byte("(pending Go-side change)"))
-	}
-	return b
-}
 
 // upstreamCases port the per-request tests of mod_python 3.5's test/test.py
 // that concern the core request API and run in the content phase (class P
@@ -139,7 +112,7 @@ var upstreamCases = []apiCase{
 	get("test_req_no_cache", "/tests.py", normalizeNow),
 	get("test_req_update_mtime", "/tests.py"),
 	get("test_req_server_get_config", "/tests.py"),
-	get("test_req_server_get_options", "/tests.py", normalizePendingGoSide),
+	get("test_req_server_get_options", "/tests.py"),
 	get("test_sys_argv", "/tests.py"),
 	get("test_PythonOption", "/tests.py"),
 	get("test_PythonOption_override", "/tests.py"),
@@ -157,8 +130,8 @@ var upstreamCases = []apiCase{
 	get("test_server_return", "/tests.py"),
 	// test_internal's SimpleTestCase, one part per query (tests.py handler).
 	get("test_internal", "/tests.py?members"),
-	get("test_internal", "/tests.py?server", normalizeDefinition, normalizeMainServerName, normalizePendingGoSide),
-	get("test_internal", "/tests.py?connection", normalizeKeepalives, normalizePendingGoSide),
+	get("test_internal", "/tests.py?server", normalizeDefinition, normalizeMainServerName),
+	get("test_internal", "/tests.py?connection", normalizeKeepalives),
 	get("test_internal", "/tests.py?config"),
 	// mod_python remembers the host name it looks up for the rest of the
 	// connection (conn->remote_host): closing it keeps later cases apart.
@@ -188,7 +161,9 @@ var apiCases = []apiCase{
 	{method: "OPTIONS", path: "/api/request", norm: []normFunc{normalizeMainServerName}},
 	{method: "DELETE", path: "/api/request", norm: []normFunc{normalizeMainServerName}},
 	{method: "PATCH", path: "/api/request", body: "x", norm: []normFunc{normalizeMainServerName}},
-	get("", "/api/connection", normalizePendingGoSide),
+	get("", "/api/connection"),
+	get("", "/api/servers"),
+	get("test_internal", "/api/servers"),
 	get("", "/api/write"),
 	get("", "/api/big"),
 	get("", "/api/buffered"),
@@ -396,16 +371,18 @@ func TestCoreAPI(t *testing.T) {
 			// debug, as mod_python's harness) and in the default host (the
 			// site's LogLevel info).
 			t.Run("log levels (test_internal)", func(t *testing.T) {
+				// conn.log_error obeys the LogLevel of the host the
+				// connection came to (the default one: info).
 				compareLogLevels(t, ref, got, gotLog, "test_internal", "/tests.py?log_error", "coreapi-",
-					map[string]string{"apache": "", "server": "", "req": "", "noserver": "",
-						// conn.log_error obeys the LogLevel of the host the
-						// connection came to (the default one: info).
-						"conn": gapLogLevel})
+					map[string]string{"apache": "", "server": "", "req": "", "noserver": "", "conn": ""})
 			})
 			t.Run("log levels (LogLevel info)", func(t *testing.T) {
 				compareLogLevels(t, ref, got, gotLog, "", "/api/log_levels", "coreapi-default-",
-					map[string]string{"apache": gapLogLevel, "server": gapLogLevel, "conn": gapLogLevel,
-						"req": gapLogLevel, "noserver": ""})
+					map[string]string{"apache": "", "server": "", "conn": "", "req": "", "noserver": ""})
+			})
+			t.Run("log levels (<Directory> LogLevel debug)", func(t *testing.T) {
+				compareLogLevels(t, ref, got, gotLog, "", "/api/loud/log_levels", "coreapi-loud-",
+					map[string]string{"apache": "", "server": "", "conn": "", "req": "", "noserver": ""})
 			})
 		})
 	}

@@ -342,18 +342,37 @@ func credentialOf(name string) (*syscall.Credential, error) {
 
 // servePassed accepts relays on the pass socket and serves the Apache
 // connections they hand over (SCM_RIGHTS), until the listener is closed.
+// Then it closes the relays' connections too: a relay keeps its own for as
+// long as mod_fcgid keeps the relay, and the daemon's stop must not wait for
+// Apache's. The Apache connections already handed over are the fcgi.Server's
+// to drain.
 func servePassed(l *net.UnixListener, srv *fcgi.Server, log *slog.Logger) {
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	var mu sync.Mutex // guards relays
+	relays := map[*net.UnixConn]struct{}{}
+	defer func() {
+		mu.Lock()
+		for uc := range relays {
+			uc.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
 	for {
 		uc, err := l.AcceptUnix()
 		if err != nil {
 			return
 		}
+		mu.Lock()
+		relays[uc] = struct{}{}
+		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			receiveConns(uc, srv, log)
+			mu.Lock()
+			delete(relays, uc)
+			mu.Unlock()
 		}()
 	}
 }

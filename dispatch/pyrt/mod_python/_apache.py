@@ -66,7 +66,8 @@ _server_types = ()  # type: Tuple[type, ...]
 _cleanups = []  # type: List[Tuple[Callable[[Any], Any], Any]]
 _cleanups_lock = threading.Lock()
 
-# _defines is the set of httpd -D names; the daemon does not pass them yet.
+# _defines is the set of names httpd would have defined (-D and Define, less
+# UnDefine), from the daemon's worker.init (mpgate.worker).
 _defines = frozenset()  # type: frozenset
 
 APLOG_ERR = 3
@@ -249,9 +250,11 @@ def register_cleanup(interpreter: str, server: Any, handler: Callable[[Any], Any
 
 
 def exists_config_define(name: str) -> bool:
-    """Reports whether httpd was started with -Dname."""
+    """Reports whether name is defined (ap_exists_config_define): given to
+    httpd with -D (to mpgate with -D), or by a Define directive."""
     if not isinstance(name, str):
-        raise TypeError("exists_config_define() argument 1 must be str, not %s" % type(name).__name__)
+        # PyArg_ParseTuple(args, "s", ...)'s message.
+        raise TypeError("argument 1 must be str, not %s" % ("None" if name is None else type(name).__name__))
     return name in _defines
 
 

@@ -23,6 +23,7 @@ Deliberate differences, each marked where it is made:
 """
 
 import importlib
+import io
 import os
 import sys
 import threading
@@ -163,6 +164,42 @@ class CallBack:
 
         return result
 
+    def ImportDispatch(self, name: str) -> None:
+        """Imports a PythonImport module, "module" or "module::function"
+        (the function is then called with no arguments), with the main
+        server's PythonPath and PythonDebug (mod_python.md §1.3).
+        mpgate.worker calls it when a worker starts, before its first
+        request, as mod_python.c's PythonChildInitHandler does in a new
+        child; exceptions propagate to the caller, which logs them."""
+
+        # config
+        config, debug = (main_server.get_config() if main_server is not None else _apache.table()), False
+        if "PythonDebug" in config:
+            debug = config["PythonDebug"] == "1"
+
+        # evaluate pythonpath and set sys.path to
+        # resulting value if not already done
+        if "PythonPath" in config:
+            with _path_cache_lock:
+                pathstring = config["PythonPath"]
+                if pathstring not in _path_cache:
+                    newpath = eval(pathstring, globals())
+                    _path_cache[pathstring] = None
+                    sys.path[:] = newpath
+                    _importer.forget_resolutions()
+
+        # split module::function
+        parts = name.split("::", 1)
+        module_name = parts[0]
+        func_name = None
+        if len(parts) != 1:
+            func_name = parts[1]
+
+        module = import_module(module_name, log=debug)
+
+        if func_name:
+            getattr(module, func_name)()
+
     def ReportError(self, etype: Any, evalue: Any, etb: Any, req: Any = None, filter: Any = None,
                     srv: Any = None, phase: str = "N/A", hname: str = "N/A", debug: Any = 0) -> Any:
         """Logs a handler's exception and returns the phase result: 500, or
@@ -215,12 +252,13 @@ class CallBack:
 
 
 # Files of mpgate's runtime that stand in for mod_python's C code (the
-# request, connection, server and table objects, _apache): their frames are
+# request, connection, server and table objects, _apache, _psp): their frames are
 # left out of the tracebacks ReportError shows, as C frames are in
 # mod_python's. mod_python/apache.py is Python in mod_python too: it stays.
 _RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _C_STAND_INS = (os.path.join(_RUNTIME_DIR, "mpgate") + os.sep,
-                os.path.join(_RUNTIME_DIR, "mod_python", "_apache.py"))
+                os.path.join(_RUNTIME_DIR, "mod_python", "_apache.py"),
+                os.path.join(_RUNTIME_DIR, "mod_python", "_psp.py"))
 
 
 def _is_stand_in(tb: Any) -> bool:
@@ -381,7 +419,12 @@ def build_cgi_env(req: Any) -> dict:
     SCRIPT_NAME recomputed, GATEWAY_INTERFACE Python-CGI/1.1 and
     HTTP_AUTHORIZATION."""
     req.add_cgi_vars()
-    env = dict(req.subprocess_env.items())
+    # mpgate: a value that is not UTF-8 (a header's Latin-1 bytes) is
+    # decoded with surrogateescape, as Python decodes a real environment;
+    # mod_python 3.5's table crashes on it.
+    env = {}
+    for k, v in req.subprocess_env._pairs():
+        env[_env_str(k)] = _env_str(v)
 
     if req.path_info and len(req.path_info) > 0:
         env["SCRIPT_NAME"] = req.uri[:-len(req.path_info)]
@@ -395,6 +438,11 @@ def build_cgi_env(req: Any) -> dict:
         env["HTTP_AUTHORIZATION"] = req.headers_in["authorization"]
 
     return env
+
+
+def _env_str(v: Any) -> str:
+    """A stored table string as an environment string."""
+    return v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
 
 
 class NullIO(object):
@@ -413,100 +461,169 @@ class NullIO(object):
     def seek(self, pos: int, mode: int = 0) -> None: pass
 
 
+class _RequestBody(io.RawIOBase):
+    """The request body as a raw binary stream (req.read)."""
+
+    def __init__(self, req: Any) -> None:
+        super().__init__()
+        self._req = req
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._req.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def readall(self) -> bytes:
+        return self._req.read()
+
+    def close(self) -> None:
+        """Does nothing: the request's body is not the script's to close."""
+
+
 class CGIStdin(NullIO):
-    """sys.stdin for CGI emulation: reads the request body (bytes)."""
+    """sys.stdin for CGI emulation: the request body as Python 3's
+    sys.stdin gives it to a CGI script, text decoded as UTF-8
+    (surrogateescape, as under Apache's C locale), with the bytes in
+    .buffer (cgi.FieldStorage reads sys.stdin.buffer).
+
+    mpgate: mod_python 3.5's CGIStdin adds req.read()'s bytes to a str
+    buffer, so that on Python 3 reading a request body fails with
+    TypeError, readline fails always, and there is no .buffer."""
+
+    encoding = "utf-8"
+    errors = "surrogateescape"
 
     def __init__(self, req: Any) -> None:
         self.pos = 0
         self.req = req
-        self.BLOCK = 65536
-        self.buf = b""
+        self.buffer = io.BufferedReader(_RequestBody(req), 65536)
+        self._text = io.TextIOWrapper(self.buffer, encoding=self.encoding, errors=self.errors, newline="\n")
 
-    def read(self, n: int = -1) -> bytes:
-        if n == 0:
-            return b""
-        if n is None or n < 0:
-            result = self.buf + self.req.read()
-            self.buf = b""
-        else:
-            s, self.buf = self.buf[:n], self.buf[n:]
-            result = s + (self.req.read(n - len(s)) if len(s) < n else b"")
-        self.pos += len(result)
-        return result
+    def read(self, n: Any = -1) -> str:
+        s = self._text.read(-1 if n is None else n)
+        self.pos += len(s)
+        return s
 
-    def readlines(self) -> list:
-        lines = []
-        while True:
-            line = self.readline()
-            if not line:
-                return lines
-            lines.append(line)
+    def readline(self, n: Any = -1) -> str:
+        s = self._text.readline(-1 if n is None else n)
+        self.pos += len(s)
+        return s
 
-    def readline(self, n: int = -1) -> bytes:
-        if n == 0:
-            return b""
-        while b"\n" not in self.buf and (n < 0 or len(self.buf) < n):
-            more = self.req.read(self.BLOCK)
-            if not more:
-                break
-            self.buf += more
-        i = self.buf.find(b"\n")
-        end = len(self.buf) if i < 0 else i + 1
-        if n >= 0:
-            end = min(end, n)
-        result, self.buf = self.buf[:end], self.buf[end:]
-        self.pos += len(result)
-        return result
+    def readlines(self, hint: int = -1) -> list:
+        lines = self._text.readlines(hint)
+        self.pos += sum(len(line) for line in lines)
+        return lines
 
+    def __iter__(self) -> Any:
+        return self
 
-class CGIStdout(NullIO):
-    """sys.stdout for CGI emulation: parses the CGI header block, then
-    writes the body with req.write."""
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
 
-    def __init__(self, req: Any) -> None:
-        self.pos = 0
-        self.req = req
-        self.headers_sent = 0
-        self.headers = ""
-
-    def write(self, s: Any) -> None:
-        if not s:
-            return
-        if isinstance(s, bytes):
-            s = s.decode("latin-1")
-        if not self.headers_sent:
-            self.headers = self.headers + s
-            ss = self.headers.split("\r\n\r\n", 1)
-            if len(ss) < 2:
-                ss = self.headers.split("\n\n", 1)
-            if len(ss) >= 2:
-                for line in ss[0].replace("\r\n", "\n").split("\n"):
-                    h, v = line.split(":", 1)
-                    v = v.strip()
-                    if h.lower() == "status":
-                        self.req.status = int(v.split()[0])
-                    elif h.lower() == "content-type":
-                        self.req.content_type = v
-                        self.req.headers_out[h] = v
-                    else:
-                        self.req.headers_out.add(h, v)
-                self.headers_sent = 1
-                self.req.write(ss[1])
-        else:
-            self.req.write(s)
-        self.pos = self.pos + len(s)
+    def readable(self) -> bool:
+        return True
 
     def tell(self) -> int:
         return self.pos
 
 
+class CGIStdout(NullIO):
+    """sys.stdout for CGI emulation: parses the CGI header block (up to the
+    first blank line: Status sets req.status, Content-Type
+    req.content_type, the others are added to headers_out), then writes the
+    body with req.write; str is written UTF-8 encoded, as req.write does.
+
+    mpgate: bytes are written as they are, and sys.stdout.buffer is the
+    stream itself, as a Python 3 CGI script writes binary output; mod_python
+    3.5 fails on bytes before the blank line and writes their repr after
+    it."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self, req: Any) -> None:
+        self.pos = 0
+        self.req = req
+        self.headers_sent = 0
+        self.headers = b""
+
+    @property
+    def buffer(self) -> "CGIStdout":
+        return self
+
+    def write(self, s: Any) -> None:
+        if not s:
+            return
+        if not isinstance(s, (str, bytes)):
+            # what req.write would say of it
+            raise TypeError("write() argument must be str or bytes, not %s" % type(s).__name__)
+        if not self.headers_sent:
+            self.headers = self.headers + (s.encode("utf-8") if isinstance(s, str) else s)
+
+            # first try RFC-compliant CRLF, then \n\n
+            ss = self.headers.split(b"\r\n\r\n", 1)
+            if len(ss) < 2:
+                ss = self.headers.split(b"\n\n", 1)
+
+            if len(ss) >= 2:
+                # headers done, process them
+                for line in ss[0].replace(b"\r\n", b"\n").split(b"\n"):
+                    h, v = _header_text(line).split(":", 1)
+                    v = v.strip()
+                    if h.lower() == "status":
+                        status = int(v.split()[0])
+                        self.req.status = status
+                    elif h.lower() == "content-type":
+                        self.req.content_type = v
+                        self.req.headers_out[h] = v
+                    else:
+                        self.req.headers_out.add(h, v)
+
+                self.headers_sent = 1
+                self.headers = b""
+
+                # write the body if any at this point
+                self.req.write(ss[1])
+        else:
+            self.req.write(s)
+
+        self.pos = self.pos + len(s)
+
+    def writelines(self, lines: Any) -> None:
+        for s in lines:
+            self.write(s)
+
+    def tell(self) -> int:
+        return self.pos
+
+
+def _header_text(line: bytes) -> str:
+    """A CGI header line as str: UTF-8 (what a str written to stdout
+    became), else Latin-1."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
 def setup_cgi(req: Any) -> Any:
-    """Replaces sys.stdin, sys.stdout and os.environ for CGI emulation;
-    returns (environ, stdin, stdout) for restore_nocgi()."""
+    """Replaces sys.stdin and sys.stdout with objects that read/write to
+    the client, and adds the CGI variables to os.environ; returns (environ,
+    stdin, stdout) to give restore_nocgi().
+
+    mpgate: a variable without a value (SCRIPT_FILENAME of a request that
+    maps to no file) is left out, since os.environ holds only strings."""
     save_env = os.environ.copy()
     si = sys.stdin
     so = sys.stdout
-    os.environ.update(build_cgi_env(req))
+    os.environ.update((k, v) for k, v in build_cgi_env(req).items() if v is not None)
     sys.stdout = CGIStdout(req)
     sys.stdin = CGIStdin(req)
     sys.argv = []  # keeps cgi.py happy
@@ -514,13 +631,14 @@ def setup_cgi(req: Any) -> Any:
 
 
 def restore_nocgi(sav_env: Any, si: Any, so: Any) -> None:
-    """Undoes setup_cgi()."""
+    """Undoes setup_cgi(): os.environ as it was, sys.stdin and sys.stdout
+    back. mpgate: mod_python 3.5 swaps them (sys.stdout = si), which leaves
+    the process's stdout unwritable after the first CGI request."""
     osenv = os.environ
     for k in list(osenv.keys()):
         del osenv[k]
     for k in sav_env:
         osenv[k] = sav_env[k]
-    # mod_python swaps these the wrong way round; mpgate restores them.
     sys.stdout = so
     sys.stdin = si
 

@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import socket
+import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -382,6 +383,19 @@ def _pairs_table(pairs: List[Any]) -> List[Tuple[str, str]]:
 _servers = {}  # type: Dict[Tuple[Any, ...], ServerState]
 
 
+# The servers of the configuration by index (worker.init's "server"
+# descriptions: the main server is 0), for server.next.
+_server_list = {}  # type: Dict[int, Dict[str, Any]]
+
+
+def set_servers(descs: List[Dict[str, Any]]) -> None:
+    """Records the configuration's server descriptions (worker.init), which
+    server.next follows by their "index" and "next"."""
+    _server_list.clear()
+    for d in descs:
+        _server_list[d["index"]] = d
+
+
 def server_state(conf: Optional[Dict[str, Any]]) -> Optional[ServerState]:
     """Returns the ServerState for a server description, creating it the
     first time that server is seen by this worker."""
@@ -418,7 +432,9 @@ class SiteConfig:
                     "port": 0, "timeout": 300.0, "keep_alive_timeout": 5.0, "keep_alive_max": 100,
                     "keep_alive": 1, "error_fname": ..., "loglevel": 4, "limit_req_line": 8190,
                     "limit_req_fieldsize": 8190, "limit_req_fields": 100, "path": "",
-                    "directives": [[k, v], ...], "options": [[k, v], ...]},
+                    "directives": [[k, v], ...], "options": [[k, v], ...],
+                    "index": 1,                    # optional: place in worker.init's servers (main: 0)
+                    "next": 0 | null},             # optional: index of server_rec.next
          "main_server": {same shape},
          "base_server": {same shape}}                 # optional: conn.base_server (default: main_server)
 
@@ -582,6 +598,16 @@ class mp_server(object):
     def _get(self, name: str, default: Any = None) -> Any:
         return self._state.conf.get(name, default)
 
+    @property
+    def next(self) -> "Optional[mp_server]":
+        """The next server of Apache's list (server_rec.next): the main
+        server is followed by the last <VirtualHost>, each <VirtualHost> by
+        the one before it; None after the first."""
+        desc = _server_list.get(self._get("next"))  # type: ignore[arg-type]
+        if desc is None:
+            return None
+        return mp_server(server_state(desc), self._log)  # type: ignore[arg-type]
+
     defn_name = property(lambda self: self._get("defn_name"))
     defn_line_number = property(lambda self: int(self._get("defn_line_number", 0) or 0))
     server_admin = property(lambda self: self._get("server_admin"))
@@ -602,7 +628,6 @@ class mp_server(object):
     limit_req_line = property(lambda self: int(self._get("limit_req_line", 0) or 0))
     limit_req_fieldsize = property(lambda self: int(self._get("limit_req_fieldsize", 0) or 0))
     limit_req_fields = property(lambda self: int(self._get("limit_req_fields", 0) or 0))
-    next = property(lambda self: None)
     my_generation = property(lambda self: 0)
     restart_time = property(lambda self: _WORKER_START)
 
@@ -1494,13 +1519,112 @@ class mp_request(object):
         """Not supported: mpgate runs no Apache filters."""
         raise NotImplementedError("req.register_output_filter(): mpgate does not support Apache filters")
 
+    def _set_wsgi_path_info(self) -> bool:
+        """requestobject.c set_wsgi_path_info: sets path_info to the part of
+        uri after the WSGI base URI (PythonOption mod_python.wsgi.base_uri,
+        else the <Location> of the handler, a trailing "/" removed); returns
+        False when uri does not start with the base URI. A base_uri ending
+        in "/" raises ValueError."""
+        base_uri = None  # type: Optional[str]
+        for k, v in self._site.options:
+            if _apache._fold(k) == "mod_python.wsgi.base_uri":
+                base_uri = v
+                break
+        if base_uri is None and self._site.is_location:
+            base_uri = self._site.config_dir or ""
+            if base_uri.endswith("/"):
+                base_uri = base_uri[:-1]
+        elif base_uri and base_uri.endswith("/"):
+            raise ValueError("PythonOption 'mod_python.wsgi.base_uri' ('%s') must not end with '/'" % base_uri)
+        uri = self._uri or ""
+        if base_uri:
+            # the C code compares byte by byte: "/foo" is a prefix of "/foobar"
+            if not uri.startswith(base_uri):
+                return False
+            uri = uri[len(base_uri):]
+        self._path_info = uri
+        return True
+
     def build_wsgi_env(self) -> Any:
-        """Not supported yet (mod_python.wsgi is not provided)."""
-        raise NotImplementedError("req.build_wsgi_env() is not supported by mpgate yet")
+        """Returns the WSGI environ for this request (requestobject.c
+        req_build_wsgi_env, mod_python.md §5.7): path_info set from the base
+        URI, the CGI variables (add_cgi_vars), HTTP_AUTHORIZATION, and the
+        wsgi.* keys, wsgi.input being the request itself and wsgi.errors
+        sys.stderr (the error log). Returns None when uri does not start
+        with the base URI (mod_python.wsgi then declines)."""
+        if not self._set_wsgi_path_info():
+            return None
+        self.add_cgi_vars()
+        env = {}  # type: Dict[str, Any]
+        t = self.subprocess_env
+        # PyDict_Merge(env, table, 0): the first of repeated keys wins, and
+        # its value is what t[key] gives (a list when repeated).
+        for k in t.keys():
+            if k not in env:
+                env[k] = t[k]
+        auth = self._headers_in.get("authorization")
+        if auth is not None:
+            env["HTTP_AUTHORIZATION"] = auth
+        env["wsgi.input"] = self
+        env["wsgi.errors"] = sys.stderr
+        env["wsgi.version"] = (1, 0)
+        env["wsgi.multithread"] = bool(_apache.mpm_query(apache.AP_MPMQ_IS_THREADED))
+        env["wsgi.multiprocess"] = bool(_apache.mpm_query(apache.AP_MPMQ_IS_FORKED))
+        https = t.get("HTTPS")
+        env["wsgi.url_scheme"] = "http" if https is None or str(https).lower() == "off" else "https"
+        return env
 
     def wsgi_start_response(self, *args: Any) -> Any:
-        """Not supported yet (mod_python.wsgi is not provided)."""
-        raise NotImplementedError("req.wsgi_start_response() is not supported by mpgate yet")
+        """The WSGI start_response(status, response_headers, exc_info=None)
+        (requestobject.c req_wsgi_start_response): checks and adds the
+        headers to headers_out, sets status_line and status, and returns
+        req.write. Given exc_info, re-raises that exception, as mod_python
+        does whether or not the headers went out.
+
+        mpgate: sets req.status too, so that the status is sent; mod_python
+        3.5 sets only status_line, which httpd drops for not matching
+        status 200 (grisha/mod_python#53). exc_info=None is taken as not
+        given (mod_python raises SystemError)."""
+        if len(args) < 2 or len(args) > 3:
+            if len(args) < 2:
+                raise TypeError("wsgi_start_response() takes at least 2 arguments (%d given)" % len(args))
+            raise TypeError("wsgi_start_response() takes at most 3 arguments (%d given)" % len(args))
+        status_line, headers = args[0], args[1]
+        exc_info = args[2] if len(args) == 3 else None
+        if not isinstance(status_line, str):
+            raise TypeError("wsgi_start_response() argument 1 must be str, not %s" % _type_name(status_line))
+        if "\0" in status_line:
+            raise ValueError("embedded null character")
+        if not isinstance(headers, list):
+            raise TypeError("headers argument must be a list, not a '%s'" % type(headers).__name__)
+        if exc_info is not None:
+            if not isinstance(exc_info, tuple) or len(exc_info) != 3:
+                n = len(exc_info) if isinstance(exc_info, tuple) else 0
+                if not isinstance(exc_info, tuple):
+                    raise SystemError("PyArg_UnpackTuple() argument list is not a tuple")
+                raise TypeError("wsgi_start_response expected 3 arguments, got %d" % n)
+            exc, value, tb = exc_info
+            if value is None:
+                value = exc()
+            raise value.with_traceback(tb)
+        for item in headers:
+            if type(item) is not tuple:
+                raise TypeError("each header must be a tuple, not a '%s'" % type(item).__name__)
+            if len(item) != 2:
+                raise TypeError("function takes exactly 2 arguments (%d given)" % len(item))
+            key, val = item
+            if type(key) not in (str, bytes):
+                raise TypeError("header names must be strings, not '%s'" % type(key).__name__)
+            if type(val) not in (str, bytes):
+                raise TypeError("header values must be strings, not '%s'" % type(val).__name__)
+            # MP_ANYSTR_AS_STR: a str must be Latin-1; both are C strings.
+            self.headers_out.add(_apache._c_string(key), _apache._c_string(val))
+        status = _atoi(status_line)
+        if not 100 <= status < 600:
+            raise ValueError("Invalid status line: %s" % status_line)
+        self._status_line = _apache._to_c(status_line.encode("utf-8", "surrogateescape"))
+        self._status = status
+        return self.write
 
     def send_http_header(self) -> None:
         """Does nothing; kept for mod_python 2 code."""
@@ -1947,6 +2071,25 @@ def _proto_num(protocol: str) -> int:
         if major.isdigit() and minor.isdigit():
             return int(major) * 1000 + int(minor)
     return 1000
+
+
+def _atoi(s: str) -> int:
+    """C's atoi: optional white space and sign, then the leading digits (0
+    when there are none)."""
+    i, n = 0, len(s)
+    while i < n and s[i] in _C_WHITE:
+        i += 1
+    sign = 1
+    if i < n and s[i] in "+-":
+        sign = -1 if s[i] == "-" else 1
+        i += 1
+    j = i
+    while j < n and "0" <= s[j] <= "9":
+        j += 1
+    return sign * int(s[i:j]) if j > i else 0
+
+
+_C_WHITE = " \t\n\v\f\r"
 
 
 def _reason(status: int, status_line: Optional[str]) -> str:

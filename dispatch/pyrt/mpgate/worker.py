@@ -6,7 +6,12 @@ END reports the ones a request loaded.
 
 The daemon starts it as ``/usr/bin/python3 -s <dir>/bootstrap.py`` with the
 protocol socket on fd 3, stdout/stderr piped to its log, and the environment
-variables MPGATE_INTERPRETER (interpreter name) and MPGATE_WORKER_ID.
+variables MPGATE_INTERPRETER (interpreter name), MPGATE_WORKER_ID and
+MPGATE_WORKER_INIT ("1": a CONTROL worker.init frame comes first, carrying
+the servers, the defines and the PythonImports of the interpreter, which run
+before HELLO, as mod_python runs them when a child starts). On SHUTDOWN the
+cleanups registered with apache.register_cleanup and server.register_cleanup
+run; what they log goes to the daemon as LOG frames before the worker exits.
 
 Exit codes are part of the contract with the daemon: EXIT_OK after SHUTDOWN
 or when the daemon closes the socket between requests, EXIT_BOOT_ERROR when
@@ -29,7 +34,7 @@ from mod_python import apache
 
 from . import importer, proto, sitepickle
 from .request import (KNOWN_STATUSES, CallError, Exchange, ExchangeError, SiteConfig, _log_lines, mp_hlist,
-                      mp_request, mp_server)
+                      mp_request, mp_server, server_state, set_servers)
 
 EXIT_OK = 0
 EXIT_BOOT_ERROR = 3
@@ -50,6 +55,10 @@ OUT_BUFFER_LIMIT = 64 * 1024
 # CONTROL_INVALIDATE is the CONTROL command that marks site modules stale
 # (dispatch/proto.go).
 CONTROL_INVALIDATE = "modules.invalidate"
+
+# CONTROL_WORKER_INIT is the CONTROL command the daemon sends before HELLO
+# (dispatch/proto.go, dispatch/lifecycle.go).
+CONTROL_WORKER_INIT = "worker.init"
 
 # The content handlers mod_python answers for (mod_python.c PythonHandler).
 _PYTHON_HANDLERS = ("mod_python", "python-program")
@@ -178,10 +187,11 @@ class _LogStreamBuffer:
 class Worker:
     """Serves the requests of one daemon over a Channel."""
 
-    def __init__(self, channel: Channel, interpreter: str, worker_id: str = "") -> None:
+    def __init__(self, channel: Channel, interpreter: str, worker_id: str = "", expect_init: bool = False) -> None:
         self.channel = channel
         self.interpreter = interpreter
         self.worker_id = worker_id
+        self.expect_init = expect_init
         self.exchange = None  # type: Optional[Exchange]
         self.streams = []  # type: List[_LogStream]
         self._configs = collections.OrderedDict()  # type: collections.OrderedDict
@@ -197,6 +207,10 @@ class Worker:
         rid = ex.id if ex is not None and not ex.ended else 0
         try:
             _log_lines(self.channel, rid, level, message)
+            if rid == 0:
+                # No END is coming to push it out (a PythonImport, a
+                # cleanup at SHUTDOWN that may never return): send it now.
+                self.channel.flush()
         except OSError:
             pass
 
@@ -222,6 +236,8 @@ class Worker:
         """Serves frames until SHUTDOWN or the end of the stream; returns the
         exit code."""
         try:
+            if self.expect_init:
+                self.read_init()
             self.hello()
             while True:
                 try:
@@ -244,6 +260,68 @@ class Worker:
         except (proto.ProtoError, _Fatal, OSError) as e:
             _stderr("mpgate worker %s: %s" % (self.worker_id or os.getpid(), e))
             return EXIT_PROTOCOL_ERROR
+
+    def read_init(self) -> None:
+        """Reads the CONTROL worker.init frame the daemon sends first and
+        obeys it (init)."""
+        frame = self.channel.read_frame()
+        if frame.type != proto.FRAME_CONTROL:
+            raise proto.ProtoError("expected CONTROL %s before HELLO" % CONTROL_WORKER_INIT, frame.type)
+        c = proto.parse_control(frame.payload)
+        if c.command != CONTROL_WORKER_INIT:
+            raise proto.ProtoError("expected CONTROL %s before HELLO, got %r" % (CONTROL_WORKER_INIT, c.command),
+                                   frame.type)
+        self.init(c.args)
+
+    def init(self, args: List[Tuple[str, str]]) -> None:
+        """Applies worker.init: the servers ("server", JSON; the main server
+        has index 0) become apache.main_server and what server.next finds,
+        the "define" names what apache.exists_config_define knows, and each
+        "import" runs, in order, as a PythonImport (ImportDispatch): a
+        failure is logged, as mod_python logs it, and the worker serves on."""
+        servers = []  # type: List[Dict[str, Any]]
+        defines = []  # type: List[str]
+        imports = []  # type: List[str]
+        for k, v in args:
+            if k == "server":
+                try:
+                    desc = json.loads(v)
+                except ValueError as e:
+                    raise proto.ProtoError("%s: server: %s" % (CONTROL_WORKER_INIT, e), proto.FRAME_CONTROL) from None
+                if not isinstance(desc, dict) or not isinstance(desc.get("index"), int):
+                    raise proto.ProtoError("%s: server: not a server description" % CONTROL_WORKER_INIT,
+                                           proto.FRAME_CONTROL)
+                servers.append(desc)
+            elif k == "define":
+                defines.append(v)
+            elif k == "import":
+                imports.append(v)
+            else:
+                self.log(apache.APLOG_WARNING, "mpgate worker: %s: unknown argument %r" % (CONTROL_WORKER_INIT, k))
+        set_servers(servers)
+        _apache._defines = frozenset(defines)
+        for desc in servers:
+            if desc["index"] == 0:
+                apache.main_server = mp_server(server_state(desc), self._log_sink)
+        for name in imports:
+            self.python_import(name)
+
+    def python_import(self, name: str) -> None:
+        """Runs one PythonImport; a failure is logged as mod_python.c's
+        PythonChildInitHandler does (the traceback, then "error importing")."""
+        try:
+            self.callback.ImportDispatch(name)
+        except BaseException as e:  # noqa: B902  (SystemExit too: the worker serves on)
+            etb = apache._strip_runtime_frames(e, e.__traceback__)
+            for chunk in traceback.format_exception(type(e), e, etb):
+                for line in chunk.rstrip("\n").split("\n"):
+                    self.log(apache.APLOG_ERR, line)
+            self.log(apache.APLOG_ERR, "directive_PythonImport: error importing %s" % name)
+        finally:
+            # What the import printed went to the real streams (the
+            # daemon's log): push it out now.
+            for s in self.streams:
+                s.flush()
 
     def handle_control(self, frame: proto.Frame) -> None:
         """Obeys a CONTROL frame: modules.invalidate marks site modules stale
@@ -474,8 +552,9 @@ def main() -> int:
     """Runs the worker on fd 3; returns the exit code."""
     global _worker
     interpreter = os.environ.get("MPGATE_INTERPRETER", "main_interpreter")
-    _apache._defines = frozenset(d for d in os.environ.get("MPGATE_DEFINES", "").split(",") if d)
     worker_id = os.environ.get("MPGATE_WORKER_ID", "")
+    # Not for the site's code (os.environ) nor its children.
+    expect_init = os.environ.pop("MPGATE_WORKER_INIT", "") == "1"
     try:
         sock = socket.socket(fileno=PROTOCOL_FD)
     except OSError as e:
@@ -489,7 +568,7 @@ def main() -> int:
     # their classes go through mpgate's importer.
     importer.install_import_hooks()
     sitepickle.install()
-    worker = Worker(Channel(sock), interpreter, worker_id)
+    worker = Worker(Channel(sock), interpreter, worker_id, expect_init)
     _worker = worker
     out = _LogStream(worker, apache.APLOG_WARNING, sys.__stdout__, "<stdout>")
     err = _LogStream(worker, apache.APLOG_ERR, sys.__stderr__, "<stderr>")

@@ -2,9 +2,11 @@
 (``python3 -s bootstrap.py``) driven over its fd-3 socket by a harness that
 plays the daemon (tests/harness.py)."""
 
+import json
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import textwrap
 import unittest
@@ -612,6 +614,197 @@ class WorkerLifecycleTest(unittest.TestCase):
         code, out, err = w.wait()
         self.assertEqual(code, 4)
         self.assertIn(b"bad magic", err)
+
+
+class InitWorker(h.WorkerProcess):
+    """A worker started as the daemon starts it (MPGATE_WORKER_INIT=1): the
+    CONTROL worker.init frame goes first; the LOG frames before HELLO are
+    kept in init_logs."""
+
+    def __init__(self, args, env=None):
+        # harness.WorkerProcess reads HELLO at once: start the process the
+        # same way, but send worker.init before reading.
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.store = None
+        self.sock = parent
+        fd = child.fileno()
+        e = {"MPGATE_INTERPRETER": "www.example.com", "MPGATE_WORKER_ID": "w1",
+             "MPGATE_WORKER_INIT": "1", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        e.update(env or {})
+
+        def to_fd3():
+            os.dup2(fd, 3)
+
+        self.proc = subprocess.Popen([h.PYTHON, "-s", h.BOOTSTRAP], cwd="/", env=e, pass_fds=(3, fd),
+                                     preexec_fn=to_fd3, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child.close()
+        self.sock.settimeout(h.TIMEOUT)
+        self.reader = proto.FrameReader(self.sock.makefile("rb"))
+        self.sent_configs = set()
+        c = proto.ControlFrame("worker.init", args)
+        self.send(proto.FRAME_CONTROL, 0, bytes(proto.append_control(bytearray(), c)))
+        self.init_logs = []
+        while True:
+            f = self.read()
+            if f.type == proto.FRAME_HELLO:
+                self.hello = dict(proto.parse_hello(f.payload))
+                return
+            assert f.type == proto.FRAME_LOG and f.id == 0, proto.frame_type_name(f.type)
+            lf = proto.parse_log(f.payload)
+            self.init_logs.append((lf.level, lf.message))
+
+    def shutdown_logs(self):
+        """Sends SHUTDOWN; returns (exit code, LOG lines sent before the exit)."""
+        self.send(proto.FRAME_SHUTDOWN, 0, b"")
+        logs = []
+        while True:
+            try:
+                f = self.read()
+            except EOFError:
+                break
+            assert f.type == proto.FRAME_LOG and f.id == 0, proto.frame_type_name(f.type)
+            logs.append(proto.parse_log(f.payload).message)
+        code, _, err = self.wait()
+        return code, logs
+
+
+STARTUP = textwrap.dedent('''
+    import os
+    from mod_python import apache
+
+    PID = os.getpid()
+    CALLS = []
+    apache.log_error("startup imported in %s" % apache.interpreter)
+
+    def first():
+        CALLS.append("first")
+
+    def second():
+        CALLS.append("second")
+        apache.main_server.get_options()["startup"] = "ran"
+
+    def boom():
+        raise RuntimeError("boom at start-up")
+
+    def leave():
+        raise SystemExit(3)
+''')
+
+PAGE = textwrap.dedent('''
+    import os
+    import sys
+    from mod_python import apache
+
+    def _cleanup(data):
+        apache.log_error("cleanup %s" % data)
+
+    def _failing(data):
+        raise KeyError(data)
+
+    def handler(req):
+        import startup
+        chain = []
+        s = req.server
+        while s is not None:
+            chain.append(s.server_hostname)
+            s = s.next
+        req.write(repr([startup.PID == os.getpid(), startup.CALLS,
+                        apache.main_server.get_options().get("startup"),
+                        apache.main_server.server_hostname, chain,
+                        apache.exists_config_define("FOO"), apache.exists_config_define("MPGATE"),
+                        sys.path[0]]))
+        apache.register_cleanup(_cleanup, "one")
+        apache.register_cleanup(_failing, "two")
+        req.server.register_cleanup(req, _cleanup, "three")
+        return apache.OK
+''')
+
+
+def _server(index, name, next_, **kw):
+    d = {"server_hostname": name, "server_admin": "", "defn_name": "/etc/site.conf",
+         "defn_line_number": index * 10, "is_virtual": int(index > 0), "names": [], "wild_names": [],
+         "port": 0, "timeout": 300.0, "keep_alive_timeout": 5.0, "keep_alive_max": 100, "keep_alive": 1,
+         "error_fname": None, "loglevel": 4, "log_level": 4, "limit_req_line": 8190,
+         "limit_req_fieldsize": 8190, "limit_req_fields": 100, "path": "", "directives": [],
+         "options": [], "index": index, "next": next_}
+    d.update(kw)
+    return d
+
+
+class WorkerInitTest(unittest.TestCase):
+    """worker.init: the servers, the defines and the PythonImports a worker
+    gets before its HELLO (dispatch/lifecycle.go)."""
+
+    def setUp(self):
+        self.tmp, self.site = h.make_site("mpgate-init-test-", {"startup.py": STARTUP, "page.py": PAGE})
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        lib = self.site.rstrip("/")
+        main = _server(0, "main.example", 2, directives=[["PythonPath", "[%r] + sys.path" % lib]])
+        self.servers = [main, _server(1, "first.example", None), _server(2, "www.example.com", 1)]
+
+    def start(self, imports):
+        args = [("server", json.dumps(s)) for s in self.servers]
+        args += [("define", "FOO")] + [("import", i) for i in imports]
+        w = InitWorker(args)
+        self.addCleanup(w.kill)
+        return w
+
+    def request(self, w):
+        conf = h.config(handlers={"PythonHandler": [entry("page", self.site)]},
+                        directives=self.servers[0]["directives"],
+                        server=self.servers[2], main_server=self.servers[0])
+        return w.request(1, conf, meta_=h.meta("/page", self.site + "page"))
+
+    def test_imports_run_before_hello_in_order(self):
+        # The daemon sends them in mod_python's order (the reverse of the
+        # file's); each "module::function" calls the function.
+        w = self.start(["startup::second", "startup::first", "startup"])
+        self.assertEqual(w.init_logs, [(3, "startup imported in www.example.com")])
+        r = self.request(w)
+        self.assertEqual(r.status, 200, r.log_text())
+        lib = self.site.rstrip("/")
+        self.assertEqual(r.body.decode(), repr([True, ["second", "first"], "ran", "main.example",
+                                                ["www.example.com", "first.example"], True, False, lib]))
+
+    def test_failing_imports_are_logged_and_the_worker_serves(self):
+        w = self.start(["nosuchmodule_init", "startup::boom", "startup::leave", "startup::first"])
+        messages = [m for _, m in w.init_logs]
+        self.assertIn("ModuleNotFoundError: No module named 'nosuchmodule_init'", messages)
+        self.assertIn("directive_PythonImport: error importing nosuchmodule_init", messages)
+        self.assertIn("RuntimeError: boom at start-up", messages)
+        self.assertIn("directive_PythonImport: error importing startup::boom", messages)
+        self.assertIn("directive_PythonImport: error importing startup::leave", messages)
+        self.assertTrue(all(level == 3 for level, _ in w.init_logs), w.init_logs)
+        # Tracebacks show the site's frames and apache.py's, not the worker's.
+        self.assertFalse([m for m in messages if "/mpgate/" in m], messages)
+        r = self.request(w)
+        self.assertEqual(r.status, 200, r.log_text())
+        self.assertIn("['first']", r.body.decode())
+
+    def test_cleanups_run_at_shutdown_and_their_lines_come_before_the_exit(self):
+        w = self.start([])
+        self.assertEqual(self.request(w).status, 200)
+        code, logs = w.shutdown_logs()
+        self.assertEqual(code, 0)
+        self.assertEqual(logs[0], "cleanup three")
+        self.assertRegex(logs[1], r"^python_cleanup: Error calling cleanup object <function _failing at 0x")
+        self.assertEqual(logs[2:], ["    <class 'KeyError'>: 'two'", "cleanup one"])
+
+    def test_init_is_required_first(self):
+        w = InitWorker.__new__(InitWorker)
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fd = child.fileno()
+        proc = subprocess.Popen([h.PYTHON, "-s", h.BOOTSTRAP], cwd="/", pass_fds=(3, fd),
+                                preexec_fn=lambda: os.dup2(fd, 3), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={"MPGATE_WORKER_INIT": "1", "PATH": "/usr/bin:/bin"})
+        child.close()
+        c = proto.ControlFrame("modules.invalidate", [])
+        parent.sendall(bytes(proto.append_frame(bytearray(), proto.FRAME_CONTROL, 0,
+                                                bytes(proto.append_control(bytearray(), c)))))
+        _, err = proc.communicate(timeout=h.TIMEOUT)
+        parent.close()
+        self.assertEqual(proc.returncode, 4)
+        self.assertIn(b"expected CONTROL worker.init before HELLO, got 'modules.invalidate'", err)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import _apache
 def handler(req):
     parts = (req.uri or "").split("/")
     i = 2
-    if len(parts) > 2 and parts[2] in ("debug", "quiet"):
+    if len(parts) > 2 and parts[2] in ("debug", "quiet", "loud"):
         i = 3
     case = parts[i] if len(parts) > i else ""
     if case.endswith(".txt"):
@@ -113,18 +113,21 @@ def request(req):
 @case
 def log_levels(req):
     # As SimpleTestCase.test_apache_log_error, in this host (the site's
-    # LogLevel): the Go test compares which lines reach the error logs.
+    # LogLevel): the Go test compares which lines reach the error logs. Under
+    # /api/loud, whose <Directory> says LogLevel debug, req.log_error obeys
+    # that level and the others still the server's.
     s = req.server
     c = req.connection
+    where = "loud" if "/loud/" in req.uri else "default"
     levels = (("EMERG", apache.APLOG_EMERG), ("ALERT", apache.APLOG_ALERT), ("CRIT", apache.APLOG_CRIT),
               ("ERR", apache.APLOG_ERR), ("WARNING", apache.APLOG_WARNING), ("NOTICE", apache.APLOG_NOTICE),
               ("INFO", apache.APLOG_INFO), ("DEBUG", apache.APLOG_DEBUG))
     for name, level in levels:
-        apache.log_error("coreapi-default-apache-x%sx" % name, level, s)
-        s.log_error("coreapi-default-server-x%sx" % name, level)
-        c.log_error("coreapi-default-conn-x%sx" % name, level)
-        req.log_error("coreapi-default-req-x%sx" % name, level)
-        apache.log_error("coreapi-default-noserver-x%sx" % name, level)
+        apache.log_error("coreapi-%s-apache-x%sx" % (where, name), level, s)
+        s.log_error("coreapi-%s-server-x%sx" % (where, name), level)
+        c.log_error("coreapi-%s-conn-x%sx" % (where, name), level)
+        req.log_error("coreapi-%s-req-x%sx" % (where, name), level)
+        apache.log_error("coreapi-%s-noserver-x%sx" % (where, name), level)
     req.content_type = "text/plain"
     req.write("logged\n")
     return apache.OK
@@ -150,6 +153,38 @@ def connection(req):
         ("get_remote_host()", req.get_remote_host()),
         ("get_remote_host(REMOTE_NOLOOKUP, 1)", req.get_remote_host(apache.REMOTE_NOLOOKUP, 1)),
     ])
+    return apache.OK
+
+
+@case
+def servers(req):
+    # The server objects' facts from the configuration (the site sets LogLevel
+    # info and Timeout 60 for every host), server_rec.next (Apache's list: the
+    # main server, then the <VirtualHost>s, the last written first) and
+    # conn.base_server (the first host of the address: this one).
+    s = req.server
+    m = apache.main_server
+    chain = []
+    n = m.next
+    while n is not None:
+        chain.append(n.server_hostname)
+        n = n.next
+    pairs = [("main_server.next ... chain", chain),
+             ("server.next", s.next),
+             ("main_server.next is a server", type(m.next) is type(s))]
+    for name in ("loglevel", "timeout", "keep_alive_timeout", "keep_alive_max", "keep_alive", "path",
+                 "pathlen", "error_fname", "port", "limit_req_line", "limit_req_fieldsize",
+                 "limit_req_fields", "is_virtual"):
+        pairs.append(("server." + name, getattr(s, name)))
+    for name in ("loglevel", "timeout", "keep_alive_timeout", "keep_alive_max", "keep_alive", "path",
+                 "is_virtual"):
+        pairs.append(("main_server." + name, getattr(m, name)))
+    b = req.connection.base_server
+    pairs += [("base_server.server_hostname", b.server_hostname),
+              ("base_server.loglevel", b.loglevel),
+              ("base_server is req.server", b is s),
+              ("base_server options", list(b.get_options().items())[-1:])]
+    _lines(req, pairs)
     return apache.OK
 
 
