@@ -49,20 +49,33 @@
 #         on it (--session-db): file size, the daemon's RSS/PSS, REPS sessload per-conn runs.
 #      c. purge: 100,000 sessions that all expire at one instant, the daemon up; at that instant
 #         `mpgate sessions purge` through the daemon's control socket, timed.
+#   6. api (issue 5): mod_python's library handlers, mpgate-proxy and mpgate-fcgid against
+#      mod_python 3.5 embedded (the anchors' modpython lines: Debian's mod_python.so) in the same
+#      run, all three up at once, serving the same sites (scripts/bench/sites/api-*, each
+#      `<Directory> SetHandler mod_python` + its PythonHandler): publisher (`index()` returns
+#      "Hello world\n"), psp (rows.psp: a loop of 100 table rows of `<%= %>`), upload (a
+#      multipart body with a 10 MiB file part, read with util.FieldStorage; the handler writes the
+#      part's size and MD5), download (10 MiB in 64 KiB req.write() calls) and sendfile (the same
+#      10 MiB by req.sendfile()). Every answer is checked once (apiload.py check); then wrk at
+#      16 connections (publisher, psp) or 4 (the rest; uploads by upload.lua): warm-up WARM each,
+#      REPS x cases x systems interleaved, DUR each. Then, for each UPLOAD_MB size, UPLOADS
+#      sequential uploads per system with the processes' peak RSS (VmHWM) reset before
+#      (/proc/PID/clear_refs) and read after (apiload.py hwm): worker, daemon, relay, Apache.
 # Everything started is stopped on exit (Apache by its PidFile, daemons by their pid files).
 #
-# PHASES (default "memory throughput profile import sessions") picks phases 1-5 by name. The
-# report is BENCHMARKS.md regenerated whole when any of phases 1-3 ran (the import and sessions
-# sections kept from the existing file when phases 4 and 5 did not run); with PHASES="import" or
-# PHASES="sessions" (or both) only those sections of the existing file are replaced, everything
-# else is left as it is.
+# PHASES (default "memory throughput profile import sessions api") picks phases 1-6 by name. The
+# report is BENCHMARKS.md regenerated whole when any of phases 1-3 ran (the import, sessions and
+# api sections kept from the existing file when phases 4-6 did not run); with PHASES made of
+# "import", "sessions" and "api" only, only those sections of the existing file are replaced,
+# everything else is left as it is.
 #
 # Env: REPS (3), DUR (5s), CONNS ("1 16 64"), WARM (3s), SPAWN (40s), OUT (BENCHMARKS.md in the
 # repository), BENCH_DIR (scratch: a new /tmp/mpgate-bench.XXXXXX, kept), ANCHORS
 # (../shared/anchors), SYSTEMS (all six, in the order above; phases 1-3), PERF (1; 0 skips perf),
-# PHASES, EDITS (50), RELOADS (5), SCALE ("1000 10000 100000"; phase 5), PURGE_N (100000).
-# The defaults take about 11 minutes on a 2-core machine (phase 4 alone about 2, phase 5 about
-# 4.5); DUR=8s (the anchors' first study) about 14.
+# PHASES, EDITS (50), RELOADS (5), SCALE ("1000 10000 100000"; phase 5), PURGE_N (100000),
+# UPLOAD_MB ("1 10 50"; phase 6), UPLOADS (3; phase 6).
+# The defaults take about 17 minutes on a 2-core machine (phase 4 alone about 2, phase 5 about
+# 4.5, phase 6 about 6); DUR=8s (the anchors' first study) about 21.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,7 +84,8 @@ anchors=$(realpath -m "${ANCHORS:-$repo/../shared/anchors}")
 REPS=${REPS:-3} DUR=${DUR:-5s} CONNS=${CONNS:-1 16 64} WARM=${WARM:-3s} SPAWN=${SPAWN:-40s}
 PERF=${PERF:-1} EDITS=${EDITS:-50} RELOADS=${RELOADS:-5}
 SCALE=${SCALE:-1000 10000 100000} PURGE_N=${PURGE_N:-100000}
-all_phases="memory throughput profile import sessions"
+UPLOAD_MB=${UPLOAD_MB:-1 10 50} UPLOADS=${UPLOADS:-3}
+all_phases="memory throughput profile import sessions api"
 PHASES=${PHASES:-$all_phases}
 for p in $PHASES; do
 	[[ " $all_phases " == *" $p "* ]] || { echo "bench.sh: unknown phase $p in PHASES (want some of: $all_phases)" >&2; exit 2; }
@@ -244,6 +258,48 @@ start_mpgate() {
 	done
 }
 
+# start_modpython PORT WORK [DIR=HANDLER...]: mod_python 3.5 embedded in the anchors' base Apache,
+# loaded as the anchors' start.sh loads it for its modpython-* anchors (Debian's mod_python.so,
+# `PythonOption mod_python.mutex_directory`), serving htdocs/DIR with `SetHandler mod_python` +
+# `PythonHandler HANDLER` for each DIR (one found in $root/sites is copied there first): the same
+# sections mpgate's daemon reads in start_mpgate.
+start_modpython() {
+	local port=$1 work=$2 d h
+	base_of "$work" "$port"
+	cat >>"$work/httpd.conf" <<-EOF
+		# mod_python embedded, as the anchors' start.sh loads it (modpython-*), then the sections (scripts/bench.sh).
+		LoadModule python_module /usr/lib/apache2/modules/mod_python.so
+		PythonOption mod_python.mutex_directory $work/run
+	EOF
+	for d in "${@:3}"; do
+		h=${d#*=} d=${d%%=*}
+		if [ -d "$root/sites/$d" ]; then cp -r "$root/sites/$d" "$work/htdocs/"; fi
+		cat >>"$work/httpd.conf" <<-EOF
+			<Directory $work/htdocs/$d>
+			    SetHandler mod_python
+			    PythonHandler $h
+			</Directory>
+		EOF
+	done
+	own "$work"
+	/usr/sbin/apache2 -f "$work/httpd.conf" -k start
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.05
+	done
+}
+
+# The api phase's sites (scripts/bench/sites/api-*) and the anchors' hello (mp/, the URL start_system
+# checks and settle loads), as DIR=HANDLER sections; api_urls WORK writes the URL file: hello, then
+# the cases in the order of api_cases (their paths as apiload.py's CASES).
+api_sections="mp=hello api-pub=mod_python.publisher api-psp=mod_python.psp api-upload=upload api-download=download api-sendfile=sendfile"
+api_cases="publisher psp upload download sendfile"
+# origin WORK: the system's http://127.0.0.1:PORT.
+origin() { url "$1" | sed 's|^\(http://[^/]*\).*|\1|'; }
+api_urls() {
+	echo "/mp/hello /api-pub/hello.py /api-psp/rows.psp /api-upload/upload /api-download/download /api-sendfile/sendfile" >"$1/url"
+}
+
 # url WORK [N]: the system's URL (the Nth of its URL file, default the first).
 url() {
 	echo "http://127.0.0.1:$(sed -n 's/^Listen 127.0.0.1:\([0-9]*\)$/\1/p' "$1/httpd.conf")$(cut -d' ' -f"${2:-1}" "$1/url")"
@@ -268,6 +324,9 @@ start_system() {
 	mpgate-proxy-sess*) start_mpgate proxy "$port" "$work" "" sess=sess && want="[0-9]+" ;;
 	mpgate-fcgid-sess) start_mpgate fcgid "$port" "$work" "" sess=sess && want="[0-9]+" ;;
 	modpython-session) "$anchors/start.sh" "$name" "$port" "$work" >/dev/null && want="[0-9]+" ;;
+	mpgate-proxy-api) start_mpgate proxy "$port" "$work" "" $api_sections && api_urls "$work" ;;
+	mpgate-fcgid-api) start_mpgate fcgid "$port" "$work" "" $api_sections && api_urls "$work" ;;
+	modpython-api) start_modpython "$port" "$work" $api_sections && api_urls "$work" ;;
 	*) "$anchors/start.sh" "$name" "$port" "$work" >/dev/null ;;
 	esac
 	body=$(curl -fsS --max-time 60 "$(url "$work")") || { log "$name: request failed; see $work/logs"; return 1; }
@@ -338,13 +397,15 @@ settle() {
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	if [ "$PHASES" = "$all_phases" ]; then
-		printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N make bench"
+		printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS make bench"
 	elif [ "$PHASES" = import ]; then
 		printf 'command\t%s\n' "PHASES=import REPS=$REPS DUR=$DUR WARM=$WARM EDITS=$EDITS RELOADS=$RELOADS ./scripts/bench.sh"
 	elif [ "$PHASES" = sessions ]; then
 		printf 'command\t%s\n' "PHASES=sessions REPS=$REPS DUR=$DUR WARM=$WARM SCALE=\"$SCALE\" PURGE_N=$PURGE_N ./scripts/bench.sh"
+	elif [ "$PHASES" = api ]; then
+		printf 'command\t%s\n' "PHASES=api REPS=$REPS DUR=$DUR WARM=$WARM UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS ./scripts/bench.sh"
 	else
-		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N ./scripts/bench.sh"
+		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS ./scripts/bench.sh"
 	fi
 	printf 'phases\t%s\n' "$PHASES"
 	printf 'nproc\t%s\n' "$(nproc)"
@@ -671,6 +732,88 @@ sys.stdout.buffer.write(pickle.dumps({"_data": {"n": 1}, "_created": t, "_access
 		"$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("count", 0))' "$sb/raw/purge-list.json" 2>/dev/null || echo "?")" \
 		"$size_before" "$(stat -c %s "$sb/db-purge/sessions.db")" "$(tr '\n\t' '  ' <"$sb/raw/purge.json" | cut -c1-200)" >>"$root/sessions-purge.tsv"
 	stop_system "$d"
+}
+
+# --- 6. api (issue 5): publisher, PSP, util.FieldStorage upload, 10 MiB downloads -------------
+# api_wrk OUT CASE URL DUR: one wrk run of CASE (16 connections for publisher and psp, 4 for the
+# 10 MiB cases, whose requests may take seconds: wrk's timeout raised to 30 s; uploads POST
+# $api_body through upload.lua).
+api_wrk() {
+	local out=$1 c=$2 u=$3 dur=$4 meta
+	case $c in
+	publisher | psp) wrk -t2 -c16 -d"$dur" --latency "$u" >"$out" 2>&1 || true ;;
+	upload)
+		meta=$api_body.meta
+		API_BODY=$api_body API_BOUNDARY=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["boundary"])' "$meta") \
+			wrk -t2 -c4 -d"$dur" --timeout 30s --latency -s "$here/upload.lua" "$u" >"$out" 2>&1 || true
+		;;
+	*) wrk -t2 -c4 -d"$dur" --timeout 30s --latency "$u" >"$out" 2>&1 || true ;;
+	esac
+}
+# api_line FILE: "conns requests rps p50_ms p99_ms errors MB_per_s" from wrk's output.
+api_line() {
+	awk '
+	function ms(v) { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) ; else if (v ~ /s$/) n *= 1000; return n }
+	function mb(v) { n = v + 0; if (v ~ /GB$/) n *= 1024; else if (v ~ /KB$/) n /= 1024; else if (v ~ /B$/ && v !~ /MB$/) n /= 1048576; return n }
+	/threads and .* connections/ { c = $4 }
+	/ requests in / { req = $1 }
+	/^Requests\/sec/ { rps = $2 }
+	/^Transfer\/sec/ { t = mb($2) }
+	$1 == "50%" { p50 = ms($2) }
+	$1 == "99%" { p99 = ms($2) }
+	/Socket errors|Non-2xx/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) e += $i }
+	END { printf "%s\t%s\t%s\t%.3f\t%.3f\t%d\t%.1f\n", c, req, rps, p50, p99, e, t }' "$1"
+}
+phase_api() {
+	local ab=$root/api n d c k rep mb aports j=0 systems="mpgate-proxy-api mpgate-fcgid-api modpython-api"
+	mkdir -p "$ab/raw" "$root/sites"
+	cp -r "$here"/sites/api-* "$root/sites/"
+	"$py" "$here/apiload.py" blob "$root/sites/api-sendfile/blob.bin"
+	for mb in $(echo 10 $UPLOAD_MB | tr ' ' '\n' | sort -nu); do
+		"$py" "$here/apiload.py" body "$mb" "$ab/upload-$mb.body"
+	done
+	api_body=$ab/upload-10.body
+	read -r -a aports <<<"$(free_ports 3)"
+	for n in $systems; do
+		log "api: start $n"
+		start_system "$n" "${aports[$j]}" "$ab/$n"
+		j=$((j + 1))
+	done
+	# Every answer once, checked (and its MD5 kept: mpgate's must be mod_python's).
+	printf 'name\tcase\tstatus\tbytes\tmd5\tok\tdetail\n' >"$root/api-check.tsv"
+	for n in $systems; do
+		"$py" "$here/apiload.py" check "${n%-api}" "$(origin "$ab/$n")" "$api_body" >>"$root/api-check.tsv" ||
+			log "api: $n answered some case wrongly (see api-check.tsv; its runs are still made)"
+	done
+	log "api: settle mpgate-fcgid, then warm-up ($WARM per system and case)"
+	settle "$ab/mpgate-fcgid-api" 16
+	for c in $api_cases; do
+		k=$(($(tr ' ' '\n' <<<"$api_cases" | grep -nx "$c" | cut -d: -f1) + 1))
+		for n in $systems; do api_wrk "$ab/raw/warm-$c-$n.txt" "$c" "$(url "$ab/$n" "$k")" "$WARM"; done
+	done
+	log "api: REPS=$REPS x {$api_cases} x 3 systems, DUR=$DUR each"
+	printf 'rep\tcase\tname\tconns\trequests\trps\tp50_ms\tp99_ms\terrors\tmb_per_s\n' >"$root/api-runs.tsv"
+	for rep in $(seq "$REPS"); do
+		for c in $api_cases; do
+			k=$(($(tr ' ' '\n' <<<"$api_cases" | grep -nx "$c" | cut -d: -f1) + 1))
+			for n in $systems; do
+				api_wrk "$ab/raw/$c-$n-$rep.txt" "$c" "$(url "$ab/$n" "$k")" "$DUR"
+				printf '%s\t%s\t%s\t%s\n' "$rep" "$c" "${n%-api}" "$(api_line "$ab/raw/$c-$n-$rep.txt")" >>"$root/api-runs.tsv"
+			done
+		done
+	done
+	# Peak RSS during uploads: for each system, a warm-up of concurrent uploads, then for each
+	# size (smallest first) UPLOADS uploads one after the other, VmHWM reset before, read after.
+	log "api: peak RSS during uploads of $UPLOAD_MB MiB, $UPLOADS each"
+	printf 'name\tmib\trole\tprocs\trss_kb\thwm_kb\tgrowth_kb\tpid\treset\tfailed\n' >"$root/api-mem.tsv"
+	for n in $systems; do
+		# shellcheck disable=SC2046
+		"$py" "$here/apiload.py" hwm "${n%-api}" "$ab/$n" "$(origin "$ab/$n")" "$UPLOADS" \
+			$(for mb in $(echo $UPLOAD_MB | tr ' ' '\n' | sort -nu); do echo "$ab/upload-$mb.body"; done) \
+			>>"$root/api-mem.tsv" 2>>"$ab/raw/hwm.err" || log "api: upload memory of $n failed; see $ab/raw/hwm.err"
+	done
+	for n in $systems; do stop_system "$ab/$n"; done
+	rm -f "$ab"/upload-*.body
 }
 
 # stop_started: stop every system started so far.

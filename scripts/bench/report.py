@@ -5,12 +5,12 @@ SCRATCH holds machine.tsv (key, value; `phases` says which phases ran), runs.tsv
 bench.sh output), spawn.tsv, mem.tsv, cpu.tsv, perf.txt and pyprof.txt from phases 1-3, and
 import-*.json (reloadbench) and import-runs.tsv from phase 4 (import), and sessions-runs.tsv,
 sessions-check.tsv, sessions-scale.tsv, sessions-scale-runs.tsv and sessions-purge.tsv from
-phase 5 (sessions).
+phase 5 (sessions), and api-check.tsv, api-runs.tsv and api-mem.tsv from phase 6 (api).
 
 OUT is made of sections, each keyed by its `## ` heading. When any of phases 1-3 ran, OUT is
-regenerated whole, and the import section (IMPORT_HEADING) and the sessions section
-(SESSIONS_HEADING) are this run's, or the existing OUT's when phase 4 or 5 did not run. When
-only phases 4 and/or 5 ran, their sections of the existing OUT are replaced (or inserted before
+regenerated whole, and the import (IMPORT_HEADING), sessions (SESSIONS_HEADING) and api
+(API_HEADING) sections are this run's, or the existing OUT's when phase 4, 5 or 6 did not run.
+When only phases 4-6 ran, their sections of the existing OUT are replaced (or inserted before
 `## Method`) and every other line is left as it is. What follows
 the line NOTES_MARK in the existing OUT is always kept (hand-written analysis of the latest run).
 """
@@ -802,6 +802,220 @@ def sessions_section(scratch, machine):
     return o
 
 
+# --- phase 6: mod_python's API (issue 5) --------------------------------------------------------
+
+API_HEADING = "## mod_python API (issue 5)"
+API_SYSTEMS = ["mpgate-proxy", "mpgate-fcgid", "modpython"]
+API_BASE = "modpython"
+API_CASES = [  # case, what the handler does
+    ("publisher", "`PythonHandler mod_python.publisher`, `/api-pub/hello.py`: `index(req)` returns `'Hello world\\n'`"),
+    ("psp", "`PythonHandler mod_python.psp`, `/api-psp/rows.psp`: a `for` block of 100 table rows, three "
+            "`<%= %>` each (about 5 KB of HTML)"),
+    ("upload", "`PythonHandler upload`: `util.FieldStorage(req)` over a 10 MiB multipart body (a text field and "
+               "a 10 MiB file part of random bytes), then the file part read back in 64 KiB reads: its size "
+               "and MD5 written"),
+    ("download", "`PythonHandler download`: 10 MiB written in 160 `req.write()` calls of 64 KiB, with "
+                 "`Content-Length`"),
+    ("sendfile", "`PythonHandler sendfile`: the same 10 MiB by `req.sendfile()` of a file, with `Content-Length`"),
+]
+
+
+def signed(v, nd):
+    """v with its sign and nd decimals, never "-0.0"."""
+    return f"{round(v, nd) + 0.0:+.{nd}f}"
+
+
+def api_section(scratch, machine):
+    """The api section's lines (API_HEADING first, a blank line last), or None if phase 6 left
+    nothing in SCRATCH."""
+    checks = tsv(os.path.join(scratch, "api-check.tsv"))
+    runs = tsv(os.path.join(scratch, "api-runs.tsv"))
+    mem = tsv(os.path.join(scratch, "api-mem.tsv"))
+    if not (checks or runs or mem):
+        return None
+
+    o = []
+    w = o.append
+    w(API_HEADING)
+    w("")
+    w("Phase 6 of `make bench`, also run alone with `PHASES=api ./scripts/bench.sh`, which replaces")
+    w("only this section. mod_python's own library handlers through mpgate-proxy (mod_proxy_fcgi →")
+    w("`mpgate serve`) and mpgate-fcgid (mod_fcgid → `mpgate fcgid` relays → daemon), against mod_python")
+    w("3.5 embedded (`modpython`: Debian's `mod_python.so`, loaded as the anchors' `start.sh` loads it")
+    w("for its `modpython-*` anchors), all three up at once, each behind its own Apache from the")
+    w("anchors' base config, serving the same sites (`scripts/bench/sites/api-*`), each directory")
+    w("`SetHandler mod_python` + its `PythonHandler`; mpgate's daemon reads those sections, Apache")
+    w("gets them as the rewrite package writes them.")
+    w("")
+    o.extend(run_rows(machine, "api"))
+    w("")
+    for c, what in API_CASES:
+        w(f"- `{c}`: {what}.")
+    w("")
+
+    bad = {}
+    if checks:
+        for r in checks:
+            if r["ok"] != "1":
+                bad[(r["name"], r["case"])] = r["detail"]
+    by = defaultdict(list)
+    for r in runs:
+        by[(r["case"], r["name"])].append(r)
+    rps = {k: [num(r["rps"]) for r in v] for k, v in by.items()}
+    p99 = {k: [num(r["p99_ms"]) for r in v] for k, v in by.items()}
+    med = {k: statistics.median(v) for k, v in rps.items() if v}
+    medp = {k: statistics.median(v) for k, v in p99.items() if v}
+    cases = [c for c, _ in API_CASES if any((c, n) in by for n in API_SYSTEMS)]
+
+    w("### Throughput and latency")
+    w("")
+    w("wrk, keep-alive, `-t2`: 16 connections for publisher and psp, 4 for the 10 MiB cases (wrk's")
+    w("timeout raised to 30 s; uploads POST the body through `scripts/bench/upload.lua`). mpgate-fcgid")
+    w("settled first (3 s slices at 16 connections until mod_fcgid stopped adding relays), then a")
+    w("warm-up of `WARM` per system and case, then the repetitions: in each, for each case, each")
+    w("system in turn (`DUR` each). Median over the repetitions (min–max); errors: wrk's socket")
+    w("errors and non-2xx answers over all of them. Before the load every answer was checked once")
+    w("(`scripts/bench/apiload.py check`: the body each handler must give, and the same bytes from")
+    w("every system); a case that failed its check is marked ✗ and its numbers mean nothing.")
+    w("")
+    if runs:
+        w("| case | conns | " + " | ".join(f"{n} req/s | p99 ms" for n in API_SYSTEMS) + " | errors |")
+        w("|---|---:|" + "---:|" * (2 * len(API_SYSTEMS) + 1))
+        for c in cases:
+            cells, errs = [], []
+            conns = next((r["conns"] for n in API_SYSTEMS for r in by.get((c, n), [])), "?")
+            for n in API_SYSTEMS:
+                rs = by.get((c, n))
+                if not rs:
+                    cells += ["–", "–"]
+                    errs.append("–")
+                    continue
+                mark = " ✗" if (n, c) in bad else ""
+                cells += [fmt_range(rps[(c, n)], 1 if med[(c, n)] < 100 else 0) + mark, fmt_range(p99[(c, n)], 1)]
+                errs.append(str(sum(int(num(r["errors"])) for r in rs)))
+            w(f"| {c} | {conns} | " + " | ".join(cells) + f" | {' / '.join(errs)} |")
+        w("")
+        w("Errors: " + " / ".join(API_SYSTEMS) + ". For the 10 MiB cases, MiB/s moved is 10 × req/s.")
+        w("")
+
+        w("### Ratios: mpgate ÷ mod_python")
+        w("")
+        w("Ratios of the medians above; req/s: higher is better for mpgate (1.00 = as fast as")
+        w("mod_python), p99: lower is better (≤ 1.00: no worse).")
+        w("")
+        w("| case | " + " | ".join(f"{n} req/s | {n} p99" for n in API_SYSTEMS if n != API_BASE)
+          + " | req/s per repetition (proxy; fcgid) |")
+        w("|---|" + "---:|" * (2 * (len(API_SYSTEMS) - 1)) + "---|")
+        for c in cases:
+            cells, per = [], []
+            for n in API_SYSTEMS:
+                if n == API_BASE:
+                    continue
+                mark = " ✗" if (n, c) in bad or (API_BASE, c) in bad else ""
+                if (c, n) in med and med.get((c, API_BASE)):
+                    cells.append(f"{med[(c, n)] / med[(c, API_BASE)]:.2f}{mark}")
+                    per.append(", ".join(f"{x / y:.2f}" for x, y in zip(rps[(c, n)], rps[(c, API_BASE)]) if y))
+                else:
+                    cells.append("–")
+                    per.append("–")
+                if (c, n) in medp and medp.get((c, API_BASE)):
+                    cells.append(f"{medp[(c, n)] / medp[(c, API_BASE)]:.2f}{mark}")
+                else:
+                    cells.append("–")
+            w(f"| {c} | " + " | ".join(cells) + f" | {'; '.join(per)} |")
+        w("")
+    else:
+        w("Not measured (no `api-runs.tsv` in the scratch directory).")
+        w("")
+    if checks:
+        same = defaultdict(set)
+        for r in checks:
+            if r["ok"] == "1":
+                same[r["case"]].add(r["md5"])
+        diff = [c for c, v in same.items() if len(v) > 1]
+        if bad:
+            w("Answers that failed their check (✗):")
+            w("")
+            for (n, c), d in sorted(bad.items()):
+                w(f"- {n}, {c}: `{d[:160]}`")
+            w("")
+        w(("The other answers" if bad else "Every answer") + " passed its check, and "
+          + ("each case gave the same bytes through every system." if not diff
+             else f"different bytes between systems for: {', '.join(diff)}."))
+        w("")
+
+    w("### Memory during uploads")
+    w("")
+    w("After the runs above, on the same systems: a warm-up of 8 concurrent uploads of the smallest")
+    w("size, twice (every process that will take an upload has run the handler and its imports);")
+    w("then for each upload size, smallest first, the peak RSS of every process of the system is")
+    w("reset to its current RSS (`/proc/PID/clear_refs` ← 5, which resets `VmHWM`), `UPLOADS`")
+    w("uploads of that size are made one after the other (each answer checked: size and MD5), and")
+    w("`VmHWM` is read (`scripts/bench/apiload.py hwm`). Peak: the largest `VmHWM` of the role's")
+    w("processes; growth: the largest peak − RSS-before of one process (what the uploads added). For")
+    w("mod_python the Python interpreter lives in Apache's children: `apache` is where its upload")
+    w("memory shows (2 children, each running uploads in its threads); for mpgate, `worker` is the")
+    w("Python worker that ran `util.FieldStorage`, `daemon` mpgate's Go daemon, `relay` the")
+    w("`mpgate fcgid` processes, `apache` Apache itself (mod_fcgid reads the whole body before it")
+    w("passes it on). MiB.")
+    w("")
+    if mem:
+        sizes = sorted({int(r["mib"]) for r in mem})
+        rows = defaultdict(dict)
+        order = []
+        for r in mem:
+            k = (r["name"], r["role"])
+            if k not in order:
+                order.append(k)
+            rows[k][int(r["mib"])] = r
+        order.sort(key=lambda k: (API_SYSTEMS.index(k[0]) if k[0] in API_SYSTEMS else 9, k[1]))
+        w("| system | role | procs | " + " | ".join(f"{s} MiB upload: peak (growth)" for s in sizes) + " |")
+        w("|---|---|---:|" + "---:|" * len(sizes))
+        for k in order:
+            cells = []
+            for s in sizes:
+                r = rows[k].get(s)
+                cells.append(f"{mib(r['hwm_kb'])} ({mib(r['growth_kb'])})" if r else "–")
+            procs = max(int(num(r["procs"])) for r in rows[k].values())
+            name = f"**{k[0]}**" if k[0].startswith("mpgate") and k[1] == "worker" else k[0]
+            w(f"| {name} | {k[1]} | {procs} | " + " | ".join(cells) + " |")
+        w("")
+        failed = sum(int(num(r["failed"])) for r in mem if r["role"] in ("worker", "apache"))
+        noreset = any(r["reset"] != "1" for r in mem)
+        if failed or noreset:
+            w(("Some uploads answered wrongly (see `api/raw/hwm.err`). " if failed else "")
+              + ("Some peak resets failed (not root?): growth is against the earlier peak." if noreset else ""))
+            w("")
+        if len(sizes) > 1:
+            lo, hi = sizes[0], sizes[-1]
+            w(f"Growth with the upload size ({hi} MiB against {lo} MiB, {hi - lo} MiB more): the largest")
+            w(f"growth at {hi} MiB minus that at {lo} MiB of the process that runs Python, that difference")
+            w("÷ the size difference (flat: under 5 %), and the same difference summed over all the")
+            w("system's roles (Apache, relays and daemon included):")
+            w("")
+            w("| system | Python process | growth difference MiB | ÷ the size difference | all roles MiB | flat (< 5 %) |")
+            w("|---|---|---:|---:|---:|---|")
+            for n in API_SYSTEMS:
+                ro = "apache" if n == API_BASE else "worker"
+                a, b = rows.get((n, ro), {}).get(lo), rows.get((n, ro), {}).get(hi)
+                if not (a and b):
+                    continue
+                d = (num(b["growth_kb"]) - num(a["growth_kb"])) / 1024
+                tot = sum((num(rows[k][hi]["growth_kb"]) - num(rows[k][lo]["growth_kb"])) / 1024
+                          for k in order if k[0] == n and lo in rows[k] and hi in rows[k])
+                frac = d / (hi - lo)
+                w(f"| {n} | {ro} | {signed(d, 1)} | {signed(frac * 100, 0)} % | {signed(tot, 1)} | "
+                  + ("**yes**" if frac < 0.05 else "no") + " |")
+            w("")
+    else:
+        w("Not measured (no `api-mem.tsv` in the scratch directory).")
+        w("")
+    w("Raw output: wrk's output per run in the scratch directory (`api/raw/`), the TSV files")
+    w("`api-*.tsv` beside it.")
+    w("")
+    return o
+
+
 def split_sections(head):
     """head (a document above NOTES_MARK) as blocks of text: the first is what precedes the
     first `## ` heading, each other one begins with its heading (headings inside ``` fences
@@ -850,13 +1064,14 @@ def main():
         for line in f:
             k, _, v = line.rstrip("\n").partition("\t")
             machine[k] = v
-    phases = machine.get("phases", " ".join(MAIN_PHASES + ("import", "sessions"))).split()
+    phases = machine.get("phases", " ".join(MAIN_PHASES + ("import", "sessions", "api"))).split()
     old = open(out).read() if os.path.exists(out) else ""
 
     # The sections of phases 4 and 5: this run's, or the existing OUT's when the phase did not run.
     own = []
     for phase, heading, make in [("import", IMPORT_HEADING, import_section),
-                                 ("sessions", SESSIONS_HEADING, sessions_section)]:
+                                 ("sessions", SESSIONS_HEADING, sessions_section),
+                                 ("api", API_HEADING, api_section)]:
         sec = None
         if phase in phases:
             lines = make(scratch, machine)
