@@ -633,7 +633,7 @@ def setup_cgi(req: Any) -> Any:
 def restore_nocgi(sav_env: Any, si: Any, so: Any) -> None:
     """Undoes setup_cgi(): os.environ as it was, sys.stdin and sys.stdout
     back. mpgate: mod_python 3.5 swaps them (sys.stdout = si), which leaves
-    the process's stdout unwritable after the first CGI request."""
+    sys.stdout pointing at the interpreter's stdin after a CGI request."""
     osenv = os.environ
     for k in list(osenv.keys()):
         del osenv[k]
