@@ -344,28 +344,14 @@ func normalizeMPMQuery(b []byte, _ *apachetest.Server) []byte {
 // mod_python 3.5 and to mpgate (mod_fcgid and mod_proxy_fcgi) serving
 // testdata/coreapi, and compares status, headers, bodies and error logs.
 func TestCoreAPI(t *testing.T) {
-	_, conf := stageSiteFrom(t, "testdata/coreapi")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	_, conf, ref := referenceSite(t, "testdata/coreapi")
 	cases := append(append([]apiCase(nil), upstreamCases...), apiCases...)
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {
 			got, run := previewRun(t, conf, via)
 			gotLog := filepath.Join(run, "logs", "error.log")
 			for _, c := range cases {
-				t.Run(c.title(), func(t *testing.T) {
-					if c.gapVia != "" && c.gapVia != via {
-						c.gap = ""
-					}
-					compareCase(t, ref, got, c)
-					for _, want := range c.logs {
-						ref.WaitLog(t, want, 10*time.Second)
-						waitFileContains(t, gotLog, want, 10*time.Second)
-					}
-				})
+				t.Run(c.title(), func(t *testing.T) { runCase(t, ref, got, gotLog, via, c) })
 			}
 			// SimpleTestCase.test_apache_log_error, in test_internal (LogLevel
 			// debug, as mod_python's harness) and in the default host (the
@@ -385,6 +371,33 @@ func TestCoreAPI(t *testing.T) {
 					map[string]string{"apache": "", "server": "", "conn": "", "req": "", "noserver": ""})
 			})
 		})
+	}
+}
+
+// referenceSite stages the differential site in src (site.conf and what it names as @SITE@/...)
+// and starts real mod_python 3.5 serving it; it returns the staged directory, its site.conf and
+// the reference server.
+func referenceSite(t *testing.T, src string) (dir, conf string, ref *apachetest.Server) {
+	t.Helper()
+	dir, conf = stageSiteFrom(t, src)
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, conf, apachetest.ModPython(t, string(b), nil)
+}
+
+// runCase compares c's answers from ref and from got (mpgate through the transport via, whose
+// error log is gotLog), and waits for c's log lines in both servers' error logs.
+func runCase(t *testing.T, ref, got *apachetest.Server, gotLog, via string, c apiCase) {
+	t.Helper()
+	if c.gapVia != "" && c.gapVia != via {
+		c.gap = ""
+	}
+	compareCase(t, ref, got, c)
+	for _, want := range c.logs {
+		ref.WaitLog(t, want, 10*time.Second)
+		waitFileContains(t, gotLog, want, 10*time.Second)
 	}
 }
 

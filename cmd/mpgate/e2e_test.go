@@ -215,13 +215,7 @@ func normalizeTraceback(b []byte, _ *apachetest.Server) []byte {
 // behind the same Apache, through mod_fcgid and mod_proxy_fcgi, and compares
 // status, headers and bodies.
 func TestDifferential(t *testing.T) {
-	dir, conf := stageSite(t)
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
-	_ = dir
+	_, conf, ref := referenceSite(t, "testdata/site")
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {
 			got := preview(t, conf, via)

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -402,12 +401,7 @@ func checkMpgateCase(t *testing.T, got *apachetest.Server, gotLog string, c mpga
 // (mod_fcgid and mod_proxy_fcgi) serving testdata/forms and compares the answers, and checks
 // formsOwn against mpgate.
 func TestForms(t *testing.T) {
-	_, conf := stageSiteFrom(t, "testdata/forms")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	_, conf, ref := referenceSite(t, "testdata/forms")
 	cases := append(append([]apiCase(nil), formsUpstream...), formsCases...)
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {

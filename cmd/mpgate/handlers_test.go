@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mpgate/mpgate/internal/apachetest"
 )
@@ -199,12 +197,7 @@ var fixedCases = []fixedCase{
 // real mod_python 3.5 and to mpgate (mod_fcgid and mod_proxy_fcgi) serving
 // testdata/handlers.
 func TestHandlers(t *testing.T) {
-	_, conf := stageSiteFrom(t, "testdata/handlers")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	_, conf, ref := referenceSite(t, "testdata/handlers")
 	cases := append(append([]apiCase(nil), upstreamHandlerCases...), handlerCases...)
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {
@@ -212,15 +205,8 @@ func TestHandlers(t *testing.T) {
 			gotLog := filepath.Join(run, "logs", "error.log")
 			for _, c := range cases {
 				t.Run(c.title(), func(t *testing.T) {
-					if c.gapVia != "" && c.gapVia != via {
-						c.gap = ""
-					}
 					c.norm = append(c.norm, normalizeHandlerFrames)
-					compareCase(t, ref, got, c)
-					for _, want := range c.logs {
-						ref.WaitLog(t, want, 10*time.Second)
-						waitFileContains(t, gotLog, want, 10*time.Second)
-					}
+					runCase(t, ref, got, gotLog, via, c)
 				})
 			}
 			for _, c := range fixedCases {

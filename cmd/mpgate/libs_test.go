@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -111,12 +110,7 @@ func runSessionSeq(t *testing.T, ref, got *apachetest.Server, steps []sessionSte
 // TestLibs sends libsCases and sessionSeqs to real mod_python 3.5 and to mpgate (mod_fcgid and
 // mod_proxy_fcgi) serving testdata/libs.
 func TestLibs(t *testing.T) {
-	_, conf := stageSiteFrom(t, "testdata/libs")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	_, conf, ref := referenceSite(t, "testdata/libs")
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {
 			got := preview(t, conf, via)

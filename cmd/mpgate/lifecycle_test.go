@@ -80,12 +80,7 @@ var cleanupLogs = []string{
 // cases again and stops the daemon (SIGTERM, `mpgate stop`), and finally
 // stops the reference Apache and finds the same lines in its error log.
 func TestLifecycle(t *testing.T) {
-	_, conf := stageSiteFrom(t, "testdata/lifecycle")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	_, conf, ref := referenceSite(t, "testdata/lifecycle")
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {
 			got, run := previewRun(t, conf, via)

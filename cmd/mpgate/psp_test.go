@@ -168,12 +168,7 @@ var pspCases = []apiCase{
 // testdata/psp and compares the answers; then checks what mpgate does on
 // purpose differently (pspDeliberate, reloading of includes).
 func TestPSP(t *testing.T) {
-	dir, conf := stageSiteFrom(t, "testdata/psp")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	dir, conf, ref := referenceSite(t, "testdata/psp")
 	cases := append(append([]apiCase(nil), pspUpstreamCases...), pspCases...)
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {

@@ -327,25 +327,14 @@ const nothingToPublish = "mod_python.publisher: nothing to publish."
 // 3.5 and to mpgate (mod_fcgid and mod_proxy_fcgi) serving testdata/publisher, checks the
 // "nothing to publish" line under PythonDebug On and Off, and checks publisherFixed on mpgate.
 func TestPublisher(t *testing.T) {
-	site, conf := stageSiteFrom(t, "testdata/publisher")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	site, conf, ref := referenceSite(t, "testdata/publisher")
 	cases := append(append(append([]apiCase(nil), publisherUpstream...), publisherOwn...), publisherLogCases(site)...)
 	for _, via := range []string{"fcgid", "proxy"} {
 		t.Run(via, func(t *testing.T) {
 			got, run := previewRun(t, conf, via)
 			gotLog := filepath.Join(run, "logs", "error.log")
 			for _, c := range cases {
-				t.Run(c.title(), func(t *testing.T) {
-					compareCase(t, ref, got, c)
-					for _, want := range c.logs {
-						ref.WaitLog(t, want, 10*time.Second)
-						waitFileContains(t, gotLog, want, 10*time.Second)
-					}
-				})
+				t.Run(c.title(), func(t *testing.T) { runCase(t, ref, got, gotLog, via, c) })
 			}
 			t.Run("nothing to publish", func(t *testing.T) {
 				checkNothingToPublish(t, ref, got, gotLog, via)

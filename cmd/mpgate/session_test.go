@@ -463,12 +463,7 @@ var sidHex = regexp.MustCompile(`[0-9a-f]{32}`)
 // the sessions there with the browser's cookies.
 func TestSessionsModPython(t *testing.T) {
 	t.Parallel()
-	dir, conf := stageSiteFrom(t, "testdata/sessions")
-	src, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := apachetest.ModPython(t, string(src), nil)
+	dir, conf, ref := referenceSite(t, "testdata/sessions")
 	s := &sessionSite{dir: dir}
 	var run string
 	s.srv, run = previewRunArgs(t, conf, "proxy")
