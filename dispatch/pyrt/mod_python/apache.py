@@ -48,6 +48,17 @@ exception with argument having non integer type. Type of value returned
 was %s, whereas expected """ + str(int) + "."
 
 
+def _apply_python_path(pathstring: str) -> None:
+    """Sets sys.path to the value of a PythonPath expression, once per
+    distinct string in the interpreter, as mod_python does."""
+    with _path_cache_lock:
+        if pathstring not in _path_cache:
+            newpath = eval(pathstring, globals())
+            _path_cache[pathstring] = None
+            sys.path[:] = newpath
+            _importer.forget_resolutions()
+
+
 class CallBack:
     """The dispatcher mod_python's C code calls into (one per interpreter)."""
 
@@ -84,13 +95,7 @@ class CallBack:
                 # evaluate PythonPath once per distinct string, or add the
                 # handler's directory to sys.path
                 if "PythonPath" in config:
-                    with _path_cache_lock:
-                        pathstring = config["PythonPath"]
-                        if pathstring not in _path_cache:
-                            newpath = eval(pathstring, globals())
-                            _path_cache[pathstring] = None
-                            sys.path[:] = newpath
-                            _importer.forget_resolutions()
+                    _apply_python_path(config["PythonPath"])
                 else:
                     if not hlist.is_location:
                         directory = hlist.directory
@@ -180,13 +185,7 @@ class CallBack:
         # evaluate pythonpath and set sys.path to
         # resulting value if not already done
         if "PythonPath" in config:
-            with _path_cache_lock:
-                pathstring = config["PythonPath"]
-                if pathstring not in _path_cache:
-                    newpath = eval(pathstring, globals())
-                    _path_cache[pathstring] = None
-                    sys.path[:] = newpath
-                    _importer.forget_resolutions()
+            _apply_python_path(config["PythonPath"])
 
         # split module::function
         parts = name.split("::", 1)
