@@ -34,6 +34,10 @@ func newClient() *http.Client {
 			DisableCompression:    true,
 			ResponseHeaderTimeout: clientTimeout,
 			MaxIdleConnsPerHost:   4,
+			// Apache closes a keep-alive connection after KeepAliveTimeout (5 s by default);
+			// a POST sent on one it is closing fails with EOF and, not being idempotent, is
+			// not retried. Closing idle connections first keeps that race away.
+			IdleConnTimeout: 2 * time.Second,
 		},
 		Timeout: clientTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
