@@ -197,7 +197,8 @@ class DebianAgreementTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not os.path.exists(DEBIAN_UTIL):
-            raise unittest.SkipTest("Debian's libapache2-mod-python is not installed (%s)" % DEBIAN_UTIL)
+            raise AssertionError("Debian's libapache2-mod-python is not installed (%s): `make deps` "
+                                 "installs it" % DEBIAN_UTIL)
         cls.deb = load_debian_util()
 
     def test_agreed_bodies(self):
