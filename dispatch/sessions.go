@@ -10,6 +10,8 @@
 //	session.save    {id, data, created, accessed, timeout} -> {}
 //	session.delete  {id}                                   -> {}
 //	session.cleanup {}                                     -> {purged}
+//	session.mutex.lock   {name[, try=1]}                   -> {locked}
+//	session.mutex.unlock {name}                            -> {}
 //
 // Times are unix seconds (decimal), timeout whole seconds; data is the
 // pickled dict mod_python's BaseSession.save builds, kept as bytes.
@@ -35,15 +37,44 @@ const DefaultSessionLockWait = 60 * time.Second
 func (s *Server) registerSessions(st session.Store) {
 	owner := func(c *Call) string { return "req-" + strconv.FormatUint(c.RequestID, 10) }
 	id := func(c *Call) string { return Get(c.Args, "id") }
-	lock := func(c *Call) error {
+	// wait takes a lock with take, bounded by SessionLockWait and the
+	// request's deadline.
+	wait := func(c *Call, take func(ctx context.Context, deadline time.Time) error) error {
 		deadline := time.Now().Add(s.opts.SessionLockWait)
 		if !c.Deadline.IsZero() && c.Deadline.Before(deadline) {
 			deadline = c.Deadline
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		return st.Lock(ctx, id(c), owner(c), deadline)
+		return take(ctx, deadline)
 	}
+	lock := func(c *Call) error {
+		return wait(c, func(ctx context.Context, deadline time.Time) error { return st.Lock(ctx, id(c), owner(c), deadline) })
+	}
+	// session.mutex.*: mod_python's _apache._global_lock/_trylock/_unlock,
+	// one lock per name, owned by the request like a session's.
+	s.HandleCall("session.mutex.lock", func(c *Call) ([]KV, error) {
+		name := Get(c.Args, "name")
+		if Get(c.Args, "try") == "1" {
+			err := st.LockName(context.Background(), name, owner(c), time.Now())
+			if errors.Is(err, session.ErrLockTimeout) {
+				return []KV{{"locked", "0"}}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []KV{{"locked", "1"}}, nil
+		}
+		err := wait(c, func(ctx context.Context, deadline time.Time) error { return st.LockName(ctx, name, owner(c), deadline) })
+		if err != nil {
+			return nil, err
+		}
+		return []KV{{"locked", "1"}}, nil
+	})
+	s.HandleCall("session.mutex.unlock", func(c *Call) ([]KV, error) {
+		st.UnlockName(Get(c.Args, "name"), owner(c))
+		return nil, nil
+	})
 	s.HandleCall("session.lock", func(c *Call) ([]KV, error) {
 		return nil, lock(c)
 	})

@@ -277,6 +277,18 @@ func (s *BuntStore) Lock(ctx context.Context, id, owner string, deadline time.Ti
 // Unlock implements Store.
 func (s *BuntStore) Unlock(id, owner string) { s.locks.unlock(id, owner) }
 
+// namedLock keeps the locks LockName takes apart from session ids, which
+// never hold a space.
+const namedLock = "name "
+
+// LockName implements Store.
+func (s *BuntStore) LockName(ctx context.Context, name, owner string, deadline time.Time) error {
+	return s.locks.lock(ctx, namedLock+name, owner, deadline)
+}
+
+// UnlockName implements Store.
+func (s *BuntStore) UnlockName(name, owner string) { s.locks.unlock(namedLock+name, owner) }
+
 // ReleaseAll implements Store.
 func (s *BuntStore) ReleaseAll(owner string) { s.locks.releaseAll(owner) }
 

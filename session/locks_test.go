@@ -340,3 +340,37 @@ func TestLockStress(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestLockName: named locks (mod_python's _apache._global_lock) exclude
+// other owners, never collide with a session id's lock, answer a "try" (a
+// deadline already past) at once, and go with ReleaseAll.
+func TestLockName(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, Options{})
+	if err := s.LockName(ctx, "1", "req-1", noDeadline()); err != nil {
+		t.Fatalf("LockName: %v", err)
+	}
+	// A session whose id is the same text is another lock.
+	if err := s.Lock(ctx, testID(1), "req-2", time.Now()); err != nil {
+		t.Fatalf("Lock of a session while a name is held: %v", err)
+	}
+	s.Unlock(testID(1), "req-2")
+	if err := s.LockName(ctx, "1", "req-2", time.Now()); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("LockName by another owner with a past deadline = %v, want ErrLockTimeout", err)
+	}
+	if err := s.LockName(ctx, "1", "req-1", time.Now()); err != nil {
+		t.Fatalf("LockName again by its owner: %v", err)
+	}
+	waiting := queued(s)
+	got := make(chan error, 1)
+	go func() { got <- s.LockName(ctx, "1", "req-2", noDeadline()) }()
+	recv(t, waiting, "waiter")
+	s.ReleaseAll("req-1")
+	if err := recv(t, got, "LockName result"); err != nil {
+		t.Fatalf("LockName after the holder's ReleaseAll: %v", err)
+	}
+	s.UnlockName("1", "req-2")
+	if held, waiting := s.Locks(); held != 0 || waiting != 0 {
+		t.Errorf("locks held, waiting = %d, %d; want 0, 0", held, waiting)
+	}
+}

@@ -109,6 +109,12 @@ type Store interface {
 	// to the longest waiter; otherwise it does nothing.
 	Unlock(id, owner string)
 
+	// LockName and UnlockName are Lock and Unlock for a lock the
+	// application names (mod_python's _apache._global_lock), kept apart
+	// from the session ids' locks; ReleaseAll releases them too.
+	LockName(ctx context.Context, name, owner string, deadline time.Time) error
+	UnlockName(name, owner string)
+
 	// ReleaseAll releases every lock owner holds and abandons every Lock
 	// call of owner still waiting (it returns an error). The dispatcher
 	// calls it when a request ends, however it ends.

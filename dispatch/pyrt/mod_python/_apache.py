@@ -258,25 +258,35 @@ def exists_config_define(name: str) -> bool:
     return name in _defines
 
 
+def _mutex_name(key: Any, index: int) -> str:
+    """The daemon's name for mod_python's global mutex of key or index.
+    mod_python hashes key onto one of a few mutexes (index -1) or takes
+    mutex index; mpgate keeps one lock per key, so two keys never wait for
+    each other by a hash collision."""
+    if index is None or index == -1:
+        return "key:%s" % (key,)
+    return "index:%d" % index
+
+
 def _global_lock(server: Any, key: Any, index: int = -1) -> None:
-    """mod_python's global session mutexes; not available yet."""
-    raise NotImplementedError(
-        "_apache._global_lock: mod_python's global mutexes (session locking) "
-        "are not implemented by mpgate yet (session lock service)")
+    """Takes mod_python's global mutex of key (or index), shared by all the
+    workers: a lock in the daemon, owned by the request and released when
+    it ends if _global_unlock was not called. A lock held elsewhere longer
+    than --session-lock-wait raises instead of waiting forever."""
+    from mpgate import worker
+    worker.call("session.mutex.lock", name=_mutex_name(key, index))
 
 
 def _global_trylock(server: Any, key: Any, index: int = -1) -> bool:
-    """mod_python's global session mutexes; not available yet."""
-    raise NotImplementedError(
-        "_apache._global_trylock: mod_python's global mutexes (session locking) "
-        "are not implemented by mpgate yet (session lock service)")
+    """_global_lock that does not wait: returns whether it got the mutex."""
+    from mpgate import worker
+    return worker.call("session.mutex.lock", name=_mutex_name(key, index), **{"try": "1"}).get("locked") == "1"
 
 
 def _global_unlock(server: Any, key: Any, index: int = -1) -> None:
-    """mod_python's global session mutexes; not available yet."""
-    raise NotImplementedError(
-        "_apache._global_unlock: mod_python's global mutexes (session locking) "
-        "are not implemented by mpgate yet (session lock service)")
+    """Releases the global mutex of key (or index) if this request holds it."""
+    from mpgate import worker
+    worker.call("session.mutex.unlock", name=_mutex_name(key, index))
 
 
 # ---------------------------------------------------------------------------
