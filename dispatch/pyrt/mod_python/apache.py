@@ -333,7 +333,7 @@ def _import_module(module_name: str, autoreload: Any, log: Any, path: Optional[L
     if log is None:
         log = _importer.current_debug()
 
-    def notice() -> None:
+    def notice(reload: bool) -> None:
         if log:
             _log_import(module_name, path)
 

@@ -61,11 +61,6 @@ def _callable(obj: Any) -> bool:
 
 ####################### The published pages ####################################
 
-# Files the publisher has loaded in this worker: the next load of one is a
-# reload ("Publisher reloading page").
-_pages_loaded = set()  # type: set
-
-
 def _load_page(req: Any, filename: str, dispatcher: bool = True) -> types.ModuleType:
     """Returns the page module of filename from mpgate's importer (keyed by
     the file's path; reloaded when the daemon reports it or a module it
@@ -77,15 +72,12 @@ def _load_page(req: Any, filename: str, dispatcher: bool = True) -> types.Module
     autoreload = int(config.get("PythonAutoReload", 1))
     log = int(config.get("PythonDebug", 0))
 
-    def notice() -> None:
+    def notice(reload: bool) -> None:
         if log:
-            if filename in _pages_loaded:
-                req.log_error('Publisher reloading page %s' % filename, apache.APLOG_NOTICE)
-            else:
-                req.log_error('Publisher loading page %s' % filename, apache.APLOG_NOTICE)
+            req.log_error('Publisher %s page %s' % ("reloading" if reload else "loading", filename),
+                          apache.APLOG_NOTICE)
 
     module, _ = _importer.import_module(filename, autoreload=autoreload, dispatcher=dispatcher, notice=notice)
-    _pages_loaded.add(filename)
     if not dispatcher:
         # The module itself (what the publisher serves), not an object the
         # page's code put in sys.modules in its stead: the importer has it

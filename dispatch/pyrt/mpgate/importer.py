@@ -761,7 +761,7 @@ def _get(file: str, name: str, kind: Any, parent: Optional[_Record], autoreload:
     """Returns the module of file for this request: the one being loaded,
     the one this request already uses, the record's, or a fresh (re)load.
     kind is the record kind, or for a namespace package the tuple of its
-    directories. notice() runs before a (re)load."""
+    directories. notice(reload) runs before a load (False) or a reload (True)."""
     with _lock:
         m = _loading.get(file)
         if m is not None:
@@ -777,11 +777,11 @@ def _get(file: str, name: str, kind: Any, parent: Optional[_Record], autoreload:
         rec = _records.get(file)
         if rec is None:
             if notice is not None:
-                notice()
+                notice(False)
             m = _load(None, file, name, kind, parent, mp_path or [], importer, "first import")
         elif rec.stale and autoreload and not _frozen:
             if notice is not None:
-                notice()
+                notice(True)
             m = _load(rec, file, rec.name, rec.kind, rec.parent, rec.mp_path, importer, rec.stale_reason)
         else:
             m = rec.module
@@ -1627,8 +1627,9 @@ def import_module(module_name: str, autoreload: Any = None, path: Optional[List[
 
     autoreload None means the request's PythonAutoReload; dispatcher is true
     when the handler dispatcher imports the handler module (no importer; the
-    handler's directory is searched first). notice() runs before a site
-    module is (re)loaded (the "(Re)importing" log line).
+    handler's directory is searched first). notice(reload) runs before a
+    site module is loaded (False) or reloaded (True): the "(Re)importing" log
+    line.
     """
     ctx = _ctx
     if autoreload is None:

@@ -1104,22 +1104,15 @@ class mp_request(object):
     def write(self, data: Any, flush: int = 1) -> None:
         """Writes body bytes (str is UTF-8 encoded); the first write that is
         sent also sends the headers. Flushes unless flush is 0."""
-        ex = self._exchange
-        if type(flush) is int and flush == 0 and self._next is None and ex.broken is None and not ex.ended:
+        if type(flush) is int and flush == 0 and self._next is None:
             # The fast path of a held write (PSP pages and the publisher
-            # write many small str pieces with flush=0): what _arg_write,
-            # _arg_int and _Exchange.write do, in one frame.
+            # write many small str pieces with flush=0): no argument
+            # conversion calls for the common types.
             t = type(data)
-            if t is str:
-                b = data.encode("utf-8")
-            elif t is bytes:
-                b = data
-            else:
-                b = _arg_write(data)
-            ex.hold += b
+            b = data.encode("utf-8") if t is str else data if t is bytes else _arg_write(data)
+            if b:
+                self._exchange.write(self, b, False)
             self._queued += len(b)
-            if len(ex.hold) >= HOLD_BYTES:
-                ex.push(self, False)
             return
         b = _arg_write(data)
         flush = _arg_int(flush)
