@@ -124,6 +124,17 @@ def str2code(s):
     return types.CodeType(*marshal.loads(s))
 
 
+class _InstanceInfo:
+    """A page's __mp_info__, as mod_python 3.5 gives it (its importer's
+    per-module record); a class of its own once, not one per page run."""
+
+    def __init__(self, label, file, cache):
+        self.label = label
+        self.file = file
+        self.cache = cache
+        self.children = {}
+
+
 class PSPInterface:
     """The psp object a page sees: error page, form data, redirect."""
 
@@ -302,14 +313,6 @@ class PSP:
 
             global_scope.update(self.vars) # passed in __init__()
             global_scope.update(vars)      # passed in run()
-
-            class _InstanceInfo:
-
-                def __init__(self, label, file, cache):
-                    self.label = label
-                    self.file = file
-                    self.cache = cache
-                    self.children = {}
 
             global_scope["__file__"] = req.filename
             global_scope["__mp_info__"] = _InstanceInfo(
