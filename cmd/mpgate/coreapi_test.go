@@ -457,16 +457,27 @@ func checkGap(t *testing.T, gap string, errs []string) {
 // waitFileContains waits until the file at path contains substr.
 func waitFileContains(t *testing.T, path, substr string, timeout time.Duration) {
 	t.Helper()
+	waitFile(t, path, timeout, func(b []byte) (bool, bool, string) {
+		return bytes.Contains(b, []byte(substr)), false, fmt.Sprintf("has no %q", substr)
+	})
+}
+
+// waitFile polls the file at path until check(its content) says ok; it
+// fails with check's description of the content (and the file's tail) once
+// check says the content never will be right (hopeless), or after timeout.
+func waitFile(t *testing.T, path string, timeout time.Duration, check func(b []byte) (ok, hopeless bool, why string)) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		b, _ := os.ReadFile(path)
-		if bytes.Contains(b, []byte(substr)) {
+		ok, hopeless, why := check(b)
+		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s has no %q after %v; its tail:\n%s", path, substr, timeout, tailLines(string(b), 30))
+		if hopeless || time.Now().After(deadline) {
+			t.Fatalf("%s %s (waited up to %v); its tail:\n%s", path, why, timeout, tailLines(string(b), 40))
 		}
 		<-tick.C
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,20 +212,10 @@ func readFile(t *testing.T, path string) string {
 // and fails if it holds it more often or not n times within timeout.
 func waitFileCount(t *testing.T, path, substr string, n int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		b, _ := os.ReadFile(path)
+	waitFile(t, path, timeout, func(b []byte) (bool, bool, string) {
 		c := bytes.Count(b, []byte(substr))
-		if c == n {
-			return
-		}
-		if c > n || time.Now().After(deadline) {
-			t.Fatalf("%s holds %q %d times, want %d; its tail:\n%s", path, substr, c, n, tailLines(string(b), 40))
-		}
-		<-tick.C
-	}
+		return c == n, c > n, fmt.Sprintf("holds %q %d times, want %d", substr, c, n)
+	})
 }
 
 // checkOrder checks that the first occurrences of lines in text come in
