@@ -146,6 +146,7 @@ type coreConf struct {
 	removeHandlers []extHandler // RemoveHandler, extension as written without '.'
 	authType       *strOrigin
 	authName       *strOrigin
+	require        *requireConf // the section's Require lines, <RequireAll/Any/None> included
 	errorDocs      []errorDoc
 	allowOverride  []string
 	logLevel       *intOrigin // LogLevel's plain level in a section
@@ -248,6 +249,8 @@ func (b *builder) walk(nodes []*node, ctx walkCtx) {
 				b.filesSection(n, lname, ctx)
 			case "if", "elseif", "else":
 				b.ifSection(n, lname, ctx)
+			case "requireall", "requireany", "requirenone":
+				b.requireBlock(n, ctx)
 			case "limit", "limitexcept":
 				if n.args == "" {
 					b.errorf(n, "<"+canonicalSection(n.name)+">", "requires additional arguments")
@@ -378,6 +381,7 @@ func init() {
 	add("RemoveHandler", ctxAll, (*builder).removeHandler)
 	add("AuthType", ctxAuthCfg, (*builder).authString)
 	add("AuthName", ctxAuthCfg, (*builder).authString)
+	add("Require", ctxAuthCfg, (*builder).require)
 	add("ErrorDocument", ctxAll, (*builder).errorDocument)
 	add("AllowOverride", ctxAccess, (*builder).allowOverride)
 	add("ServerSignature", ctxAll, (*builder).serverSignature)

@@ -136,6 +136,13 @@ func (m *Merged) Explain(w io.Writer) error {
 	if m.AuthName != "" {
 		ew.printf("AuthName: %s  %s\n", m.AuthName, m.originText("AuthName"))
 	}
+	if len(m.Require) > 0 {
+		needs := "no user needed: the authentication phases do not run"
+		if m.AuthRequired {
+			needs = "a user is needed: PythonAuthenHandler and PythonAuthzHandler run"
+		}
+		ew.printf("Require: %s (%s)  %s\n", strings.Join(m.Require, "; "), needs, m.originText("Require"))
+	}
 	if len(m.ErrorDocuments) > 0 {
 		codes := make([]int, 0, len(m.ErrorDocuments))
 		for c := range m.ErrorDocuments {

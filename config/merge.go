@@ -80,6 +80,13 @@ type Merged struct {
 	AutoReload  bool   // PythonAutoReload, default on
 	AuthType    string // "" when unset or None
 	AuthName    string
+	// Require lists the Require lines in effect (the innermost section
+	// having any replaces the outer ones: AuthMerging Off), as written.
+	Require []string
+	// AuthRequired reports that Apache would run the authentication and
+	// authorization phases: some Require line needs a user (valid-user,
+	// user, group, ...), not only all/ip/host/env/method/expr/local.
+	AuthRequired bool
 	// LogLevel is the plain LogLevel in effect for the request (r->log): a
 	// section's, else the virtual host's (VirtualHost.LogLevel).
 	LogLevel int
@@ -450,6 +457,7 @@ type mergeState struct {
 	exts       []extHandler // current AddHandler mappings
 	authType   *strOrigin
 	authName   *strOrigin
+	require    *requireConf
 	errorDocs  []errorDoc
 	logLevel   *intOrigin
 }
@@ -501,6 +509,9 @@ func (st *mergeState) apply(s *section) {
 	}
 	if cc.authName != nil {
 		st.authName = cc.authName
+	}
+	if cc.require != nil {
+		st.require = cc.require
 	}
 	if cc.logLevel != nil {
 		st.logLevel = cc.logLevel
@@ -667,6 +678,11 @@ func (co *core) finish(filename string) *Merged {
 	if a := st.authName; a != nil {
 		note("AuthName", a.sec, a.file, a.line)
 		m.AuthName = a.value
+	}
+	if rc := st.require; rc != nil {
+		note("Require", rc.sec, rc.file, rc.line)
+		m.Require = rc.lines
+		m.AuthRequired = rc.needsUser
 	}
 	m.LogLevel = co.v.LogLevel
 	if l := st.logLevel; l != nil {
