@@ -7,14 +7,26 @@
 //	session.lock    {id}                                   -> {}
 //	session.unlock  {id}                                   -> {}
 //	session.load    {id[, lock=1]}                         -> {found, data, created, accessed, timeout}
+//	                                                          or {found=0[, imported=1]}
 //	session.save    {id, data, created, accessed, timeout} -> {}
 //	session.delete  {id}                                   -> {}
+//	session.import  {id, data, created, accessed, timeout, source}
+//	                                                       -> {found, data, created, accessed, timeout, imported}
 //	session.cleanup {}                                     -> {purged}
 //	session.mutex.lock   {name[, try=1]}                   -> {locked}
 //	session.mutex.unlock {name}                            -> {}
 //
 // Times are unix seconds (decimal), timeout whole seconds; data is the
 // pickled dict mod_python's BaseSession.save builds, kept as bytes.
+//
+// A miss of session.load says imported=1 when the store took that id over
+// from mod_python before (session.Importer): the worker then does not look
+// in mod_python's store. session.import is the worker handing over a
+// session it read from mod_python's FileSession or DbmSession store after
+// a miss: found=1 with the record the store holds now (imported=1 when it
+// is the one handed over, 0 when a record was there first), found=0 when
+// the id was imported before and has since gone, or the copy has expired.
+// A present session costs nothing of this: only misses look further.
 
 package dispatch
 
@@ -92,30 +104,62 @@ func (s *Server) registerSessions(st session.Store) {
 		}
 		r, err := st.Load(context.Background(), id(c))
 		if errors.Is(err, session.ErrNotFound) {
+			if imp, ok := st.(session.Importer); ok {
+				if was, err := imp.Imported(context.Background(), id(c)); err != nil {
+					return nil, err
+				} else if was {
+					return []KV{{"found", "0"}, {"imported", "1"}}, nil
+				}
+			}
 			return []KV{{"found", "0"}}, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		return []KV{
-			{"found", "1"},
-			{"data", string(r.Data)},
-			{"created", unixString(r.Created)},
-			{"accessed", unixString(r.Accessed)},
-			{"timeout", strconv.FormatInt(int64(r.Timeout/time.Second), 10)},
-		}, nil
+		return recordKVs(r), nil
 	})
-	s.HandleCall("session.save", func(c *Call) ([]KV, error) {
+	// record parses the record of a save or import CALL.
+	record := func(c *Call, what string) (*session.Record, error) {
 		created, err1 := parseUnix(Get(c.Args, "created"))
 		accessed, err2 := parseUnix(Get(c.Args, "accessed"))
 		timeout, err3 := strconv.ParseInt(Get(c.Args, "timeout"), 10, 64)
 		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, fmt.Errorf("session %s: save: %w", id(c), err)
+			return nil, fmt.Errorf("session %s: %s: %w", id(c), what, err)
 		}
-		return nil, st.Save(context.Background(), &session.Record{
+		return &session.Record{
 			ID: id(c), Data: []byte(Get(c.Args, "data")),
 			Created: created, Accessed: accessed, Timeout: time.Duration(timeout) * time.Second,
-		})
+		}, nil
+	}
+	s.HandleCall("session.save", func(c *Call) ([]KV, error) {
+		r, err := record(c, "save")
+		if err != nil {
+			return nil, err
+		}
+		return nil, st.Save(context.Background(), r)
+	})
+	s.HandleCall("session.import", func(c *Call) ([]KV, error) {
+		imp, ok := st.(session.Importer)
+		if !ok {
+			return nil, fmt.Errorf("session %s: import: the session store cannot import", id(c))
+		}
+		r, err := record(c, "import")
+		if err != nil {
+			return nil, err
+		}
+		have, imported, err := imp.Import(context.Background(), r, Get(c.Args, "source"))
+		if errors.Is(err, session.ErrImported) || errors.Is(err, session.ErrExpired) {
+			return []KV{{"found", "0"}}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		kv := recordKVs(have)
+		if imported {
+			s.log.Info("session taken over from mod_python", "req", c.RequestID, "store", Get(c.Args, "source"))
+			return append(kv, KV{"imported", "1"}), nil
+		}
+		return append(kv, KV{"imported", "0"}), nil
 	})
 	s.HandleCall("session.delete", func(c *Call) ([]KV, error) {
 		return nil, st.Delete(context.Background(), id(c))
@@ -136,6 +180,17 @@ func (x *exchange) releaseSessions() {
 	if x.sessions && x.s.requestEnded != nil {
 		x.s.requestEnded(x.id)
 		x.sessions = false
+	}
+}
+
+// recordKVs is the reply of a found session.
+func recordKVs(r *session.Record) []KV {
+	return []KV{
+		{"found", "1"},
+		{"data", string(r.Data)},
+		{"created", unixString(r.Created)},
+		{"accessed", unixString(r.Accessed)},
+		{"timeout", strconv.FormatInt(int64(r.Timeout/time.Second), 10)},
 	}
 }
 

@@ -12,6 +12,7 @@
 //	bunt.go    BuntStore: Open, Load, Save, Delete, Purge, Range, Shrink, Close
 //	locks.go   the lock table
 //	flock.go   the exclusive lock that keeps a second daemon off the file
+//	import.go  Import: a session taken over from mod_python's store, once
 //
 // # Records and expiry
 //
@@ -24,6 +25,18 @@
 // mod_python's cleanup() rarely find anything. Load checks the exact time.
 // The whole data set is held in memory: about 550 bytes of heap and 370
 // bytes of file per session with 256 bytes of data (BenchmarkScale).
+//
+// # Sessions taken over from mod_python
+//
+// While a site is migrated section by section, a session id the store
+// does not have may be one mod_python still keeps in its FileSession
+// directory or DbmSession file. The worker reads it there (never the
+// daemon: the worker runs as the user mod_python wrote as) and hands it to
+// Import, which stores it together with a marker "m:<id>" in one
+// transaction, unless the store has the session or a marker for it. The
+// marker lives ImportMemory (30 days), so a session deleted or expired in
+// mpgate is not taken over again from mod_python's copy; markers sort
+// before the records ("s:...") and are never seen by Range or Purge.
 //
 // # Locks
 //

@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -110,9 +111,11 @@ func infoOf(r *session.Record) sessionInfo {
 }
 
 // importSessions copies the sessions of a mod_python FileSession directory
-// or DbmSession file into st, byte for byte, skipping the expired ones.
-// It returns how many were imported and how many skipped (expired,
-// unreadable, or not a session).
+// or DbmSession file into st, byte for byte, skipping the expired ones and
+// those st has or imported before (session.Importer: a session mpgate took
+// over is mpgate's, so importing again never rolls it back or brings back
+// one a user logged out of). It returns how many were imported and how
+// many skipped (expired, unreadable, not a session, or mpgate's already).
 func importSessions(ctx context.Context, st session.Store, python, kind, path string) (imported, skipped int, err error) {
 	cmd := exec.CommandContext(ctx, python, "-I", "-c", readSessionsPy, kind, path)
 	var stderr bytes.Buffer
@@ -155,7 +158,18 @@ func importSessions(ctx context.Context, st session.Store, python, kind, path st
 			skipped++
 			continue
 		}
-		if err := st.Save(ctx, r); err != nil {
+		if imp, ok := st.(session.Importer); ok {
+			// Taken over as a request's miss would: once, never over a
+			// session mpgate has or had (it owns those).
+			_, took, err := imp.Import(ctx, r, kind+":"+path)
+			switch {
+			case errors.Is(err, session.ErrImported) || errors.Is(err, session.ErrExpired) || err == nil && !took:
+				skipped++
+				continue
+			case err != nil:
+				return imported, skipped, fmt.Errorf("session %s: %w", rec.ID, err)
+			}
+		} else if err := st.Save(ctx, r); err != nil {
 			return imported, skipped, fmt.Errorf("session %s: %w", rec.ID, err)
 		}
 		imported++
@@ -292,7 +306,7 @@ func printSessions(w io.Writer, op string, rep *controlReply, asJSON bool) {
 	case "purge":
 		fmt.Fprintf(w, "%d expired session(s) removed\n", rep.Count)
 	case "import":
-		fmt.Fprintf(w, "%d session(s) imported, %d skipped (expired or unreadable)\n", rep.Count, rep.Skipped)
+		fmt.Fprintf(w, "%d session(s) imported, %d skipped (expired, unreadable, or mpgate's already)\n", rep.Count, rep.Skipped)
 	}
 }
 

@@ -42,6 +42,11 @@ Deliberate differences from 3.5, each marked where it is made:
   * a refused session cookie (malformed, or not signed with the secret) is
     logged at NOTICE, by name only;
   * MemorySession is shared by all workers, like the others;
+  * a session the daemon's store does not have is looked for, once, in
+    the store mod_python kept it in (FileSession directory, DbmSession
+    file; PythonOption mpgate.session.import_from) and taken over by the
+    daemon, which owns it from then on (mpgate.sessmigrate; README,
+    "Sessions during a gradual migration");
   * cleanup() has the daemon purge expired sessions; 3.5's file and dbm
     helpers (dbm_cleanup, filesession_cleanup, mem_cleanup,
     make_filesession_dirs, the random generators) are gone.
@@ -60,7 +65,7 @@ from hashlib import md5
 from typing import Any, Dict, List, Optional, Tuple, Type
 
 import _apache
-from mpgate import sitepickle, worker
+from mpgate import sessmigrate, sitepickle, worker
 from mpgate.request import CallError
 
 from . import Cookie, apache
@@ -589,12 +594,47 @@ class BaseSession(dict, metaclass=_SessionType):
         else:
             r = _call("session.load", id=self._sid)
         if r.get("found") != "1":
-            return None
+            # mpgate: a miss may be a session mod_python still has (a site
+            # migrated section by section); imported=1: taken over before
+            if r.get("imported") == "1":
+                return None
+            r = self._take_over()
+            if r is None:
+                return None
         blob = r.get("data", "").encode("utf-8", "surrogateescape")
         try:
             return sitepickle.loads(blob)
         except Exception:
             self._req.log_error("Error while loading a session : %s" % traceback.format_exc())
+            return None
+
+    def _take_over(self) -> Optional[Dict[str, str]]:
+        """mpgate: after a miss of the daemon's store, reads this session
+        from mod_python's own store (mpgate.sessmigrate: the FileSession
+        directory or DbmSession file this object would use, or PythonOption
+        mpgate.session.import_from) and hands it to the daemon, which owns it
+        from then on; returns the daemon's record, or None when mod_python
+        has none (or an expired one, or one refused: logged)."""
+        src = _import_source(self)
+        if src is None:
+            return None
+        kind, path = src
+        req = self._req
+        got = sessmigrate.read(kind, path, self._sid, lambda msg: req.log_error(msg, apache.APLOG_WARNING))
+        if got is None:
+            return None
+        blob, created, accessed, timeout = got
+        if timeout <= 0 or (time.time() - accessed) > timeout:
+            return None  # expired in mod_python: not imported
+        try:
+            return _call("session.import", id=self._sid,
+                         data=blob.decode("utf-8", "surrogateescape"),
+                         created=repr(created), accessed=repr(accessed), timeout=str(timeout),
+                         source="%s:%s" % (kind, path))
+        except CallError as e:
+            req.log_error("mod_python.Session: mod_python's session record in %s not taken over: %s; "
+                          "a new session starts" % (path, sessmigrate.short(str(e), self._sid)),
+                          apache.APLOG_WARNING)
             return None
 
     def do_save(self, dict: Dict[str, Any]) -> None:
@@ -628,6 +668,29 @@ class BaseSession(dict, metaclass=_SessionType):
                 self.unlock()
             except CallError:
                 pass
+
+
+# IMPORT_OPTION is the PythonOption that says where a migrated section finds
+# the sessions mod_python kept (mpgate.sessmigrate.parse_source): auto (the
+# default: where this session's class would have kept them under mod_python),
+# off, files:/DIR or dbm:/FILE.
+IMPORT_OPTION = "mpgate.session.import_from"
+
+
+def _import_source(sess: BaseSession) -> Optional[Tuple[str, str]]:
+    """Returns (kind, path) of the mod_python store sess's session may be
+    in, or None: IMPORT_OPTION's, else for auto a FileSession's directory or
+    a DbmSession's file (as 3.5 locates them from the same options); other
+    classes kept theirs in Apache's memory."""
+    opts = sess._req.get_options()
+    src = sessmigrate.parse_source(opts.get(IMPORT_OPTION, "") if IMPORT_OPTION in opts else "")
+    if src is None or src[0] != "auto":
+        return src
+    if isinstance(sess, FileSession):
+        return "files", sess._sessdir
+    if isinstance(sess, DbmSession):
+        return "dbm", sess._dbmfile
+    return None
 
 
 def unlock_session_cleanup(sess: BaseSession) -> None:
