@@ -28,13 +28,28 @@ const (
 	kindLocationMatch                    // <LocationMatch re>, <Location ~ re>
 	kindFiles                            // <Files name>, wildcards allowed
 	kindFilesMatch                       // <FilesMatch re>, <Files ~ re>
-	kindIf                               // <If>, <ElseIf>, <Else>: stored, never applied
+	kindIf                               // <If>, <ElseIf>, <Else>: applied by the if walk when the condition can be evaluated
+	kindHtaccess                         // a .htaccess file, merged in the directory walk
+)
+
+// The override bits of Apache's command table (http_config.h): which
+// AllowOverride class a directive needs in a .htaccess file.
+const (
+	orLimit          uint16 = 1
+	orOptions        uint16 = 2
+	orFileInfo       uint16 = 4
+	orAuthCfg        uint16 = 8
+	orIndexes        uint16 = 16
+	orUnset          uint16 = 32 // AllowOverride not set: .htaccess files are still read, and allow nothing
+	orAll                   = orLimit | orOptions | orFileInfo | orAuthCfg | orIndexes
+	nonfatalOverride uint16 = 512  // AllowOverride Nonfatal=Override: a forbidden directive is skipped with a warning
+	nonfatalUnknown  uint16 = 1024 // Nonfatal=Unknown
 )
 
 // Section names one configuration section for explanations.
 type Section struct {
-	Kind string // "server", "VirtualHost", "Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch", "If", "ElseIf", "Else"
-	Arg  string // the section's argument as written, without the closing '>'
+	Kind string // "server", "VirtualHost", "Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch", "If", "ElseIf", "Else", ".htaccess"
+	Arg  string // the section's argument as written, without the closing '>'; a .htaccess file's directory
 	File string
 	Line int // 0 for the main server
 }
@@ -49,6 +64,8 @@ func (s Section) String() string {
 	switch {
 	case s.Kind == "server":
 		return "main server " + where
+	case s.Kind == ".htaccess":
+		return ".htaccess " + s.File
 	case s.Arg == "":
 		return fmt.Sprintf("<%s> %s", s.Kind, where)
 	}
@@ -70,6 +87,12 @@ type section struct {
 	lines      []srcDirective // Python and handler directives as written, for Check
 	server     *VirtualHost   // whose configuration it belongs to
 	parent     *section       // the <Directory> or <Files> a nested section sits in
+	key        uint64         // identifies the section in Lookup's cache keys: idx, or a fresh number for a .htaccess section
+	ifs        []*section     // the <If>, <ElseIf>, <Else> sections directly inside, in file order (core's sec_if)
+	cond       cond           // an <If>/<ElseIf> condition; nil when it cannot be evaluated, or for <Else>
+	condErr    string         // why cond is nil
+	isElse     bool           // <ElseIf> or <Else>: skipped when the previous one in the chain applied
+	htWarnings []Warning      // for a .htaccess section: its file's warnings
 }
 
 // srcDirective is a directive as written, for Check.
@@ -149,6 +172,9 @@ type coreConf struct {
 	require        *requireConf // the section's Require lines, <RequireAll/Any/None> included
 	errorDocs      []errorDoc
 	allowOverride  []string
+	override       uint16   // AllowOverride as bits; orUnset when the section has none
+	overrideList   []string // AllowOverrideList names; nil when the section has none ("None" gives an empty, non-nil list)
+	directoryIndex *strOrigin
 	logLevel       *intOrigin // LogLevel's plain level in a section
 }
 
@@ -179,7 +205,8 @@ type builder struct {
 	c        *Config
 	r        *reader
 	mainFile string
-	mainPort int // from the main ServerName, inherited by <VirtualHost> addresses without one
+	mainPort int  // from the main ServerName, inherited by <VirtualHost> addresses without one
+	dynamic  bool // building a .htaccess file: sections get fresh cache keys
 }
 
 // walkCtx is where a directive sits.
@@ -192,6 +219,24 @@ type walkCtx struct {
 	inIf    bool
 	limited bool   // inside <Limit>/<LimitExcept>
 	parent  string // the enclosing section as Apache names it in messages ("<Directory>"); "" at top level
+	ht      *htCtx // inside a .htaccess file
+}
+
+// htCtx is what a .htaccess file is read with: the AllowOverride and
+// AllowOverrideList in effect for its directory.
+type htCtx struct {
+	override uint16
+	list     []string
+}
+
+// listed reports whether AllowOverrideList names the directive.
+func (h *htCtx) listed(name string) bool {
+	for _, l := range h.list {
+		if strings.EqualFold(l, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // target is the section a directive in ctx configures.
@@ -229,6 +274,11 @@ func (b *builder) warnf(n *node, directive, format string, args ...any) {
 
 func (b *builder) newSection(kind sectionKind, kindName, arg, file string, line int) *section {
 	s := &section{Section: Section{Kind: kindName, Arg: arg, File: file, Line: line}, idx: len(b.c.sections), kind: kind}
+	s.key = uint64(s.idx)
+	if b.dynamic {
+		s.key = nextDynamicKey.Add(1)
+	}
+	s.core.override = orUnset
 	b.c.sections = append(b.c.sections, s)
 	return s
 }
@@ -240,6 +290,13 @@ func (b *builder) walk(nodes []*node, ctx walkCtx) {
 		}
 		lname := strings.ToLower(n.name)
 		if n.section {
+			if ctx.ht != nil {
+				switch lname {
+				case "virtualhost", "directory", "directorymatch", "location", "locationmatch":
+					b.errorf(n, "<"+canonicalSection(n.name), "not allowed here")
+					return
+				}
+			}
 			switch lname {
 			case "virtualhost":
 				b.virtualHost(n, ctx)
@@ -291,6 +348,20 @@ const (
 
 // allowed is invoke_cmd's override test: "X not allowed here".
 func (b *builder) allowed(d *directiveDef, n *node, ctx walkCtx) bool {
+	if h := ctx.ht; h != nil {
+		if d.override&h.override != 0 || h.listed(d.name) {
+			return true
+		}
+		switch {
+		case h.override&nonfatalOverride != 0:
+			b.warnf(n, d.name, "in .htaccess forbidden by AllowOverride; ignored (Nonfatal=Override)")
+		case ctx.parent != "":
+			b.errorf(n, d.name, "not allowed in %s context", ctx.parent)
+		default:
+			b.errorf(n, d.name, "not allowed here")
+		}
+		return false
+	}
 	ok := true
 	switch d.ctx {
 	case ctxRSRC:
@@ -310,9 +381,10 @@ func (b *builder) allowed(d *directiveDef, n *node, ctx walkCtx) bool {
 
 // directiveDef describes a directive this package applies.
 type directiveDef struct {
-	name  string // Apache's spelling
-	ctx   dirContext
-	apply func(b *builder, d *directiveDef, n *node, ctx *walkCtx)
+	name     string // Apache's spelling
+	ctx      dirContext
+	override uint16 // the AllowOverride classes that allow it in .htaccess; 0: never
+	apply    func(b *builder, d *directiveDef, n *node, ctx *walkCtx)
 }
 
 // knownDirectives are the directives this package understands, by lower-cased
@@ -346,7 +418,11 @@ var serverDuplicated = map[string]bool{
 func init() {
 	knownDirectives = map[string]*directiveDef{}
 	add := func(name string, ctx dirContext, apply func(*builder, *directiveDef, *node, *walkCtx)) {
-		knownDirectives[strings.ToLower(name)] = &directiveDef{name: name, ctx: ctx, apply: apply}
+		d := &directiveDef{name: name, ctx: ctx, apply: apply}
+		if ctx == ctxAll {
+			d.override = orAll
+		}
+		knownDirectives[strings.ToLower(name)] = d
 	}
 	for _, p := range handlerPhases {
 		ctx := ctxAll
@@ -384,6 +460,9 @@ func init() {
 	add("Require", ctxAuthCfg, (*builder).require)
 	add("ErrorDocument", ctxAll, (*builder).errorDocument)
 	add("AllowOverride", ctxAccess, (*builder).allowOverride)
+	add("AllowOverrideList", ctxAccess, (*builder).allowOverrideList)
+	add("AccessFileName", ctxRSRC, (*builder).accessFileName)
+	add("DirectoryIndex", ctxAll, (*builder).directoryIndex)
 	add("ServerSignature", ctxAll, (*builder).serverSignature)
 	add("Error", ctxAll, (*builder).errorDirective)
 	add("LogLevel", ctxRSRCAccess, (*builder).logLevel)
@@ -393,6 +472,16 @@ func init() {
 	}
 	for _, name := range []string{"Include", "IncludeOptional", "Define", "UnDefine", "ServerRoot", "LoadModule"} {
 		knownDirectives[strings.ToLower(name)] = &directiveDef{name: name}
+	}
+	// The classes of the directives that need one class, not any
+	// (mod_mime, core, mod_authn_core, mod_authz_core, mod_dir command tables).
+	for name, or := range map[string]uint16{
+		"AddHandler": orFileInfo, "RemoveHandler": orFileInfo, "SetHandler": orFileInfo,
+		"ErrorDocument": orFileInfo, "AuthType": orAuthCfg, "AuthName": orAuthCfg,
+		"Require": orAuthCfg, "DirectoryIndex": orIndexes,
+		"Alias": 0, // RSRC_CONF|ACCESS_CONF: never in .htaccess
+	} {
+		knownDirectives[strings.ToLower(name)].override = or
 	}
 }
 
@@ -607,7 +696,7 @@ func (b *builder) filesSection(n *node, lname string, ctx walkCtx) {
 	}
 	switch {
 	case ctx.inIf:
-		// never applied, like everything in <If>
+		b.warnf(n, display, "a <Files> section inside <If> never applies (the file walk runs before the if walk)")
 	case ctx.inFiles:
 		b.warnf(n, display, "a <Files> section inside another never applies (Apache's file walk only looks at the outer level)")
 	case ctx.dirSec != nil:
@@ -622,8 +711,10 @@ func (b *builder) filesSection(n *node, lname string, ctx walkCtx) {
 	b.walk(n.children, inner)
 }
 
-// ifSection stores <If>, <ElseIf> and <Else> with their directives but never
-// applies them: expressions are not evaluated.
+// ifSection reads <If>, <ElseIf> and <Else> (core.c ifsection). The
+// section joins the enclosing section's if list, which the if walk
+// evaluates after the location walk; a condition outside the subset
+// expr.go evaluates makes the section never apply, with a warning.
 func (b *builder) ifSection(n *node, lname string, ctx walkCtx) {
 	display := "<" + canonicalSection(n.name) + ">"
 	if ctx.limited {
@@ -638,10 +729,27 @@ func (b *builder) ifSection(n *node, lname string, ctx walkCtx) {
 		b.errorf(n, display, "requires additional arguments")
 		return
 	}
+	owner := ctx.target()
+	if lname != "if" {
+		if len(owner.ifs) == 0 || owner.ifs[len(owner.ifs)-1].Kind == "Else" {
+			b.errorf(n, display, "<Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope")
+			return
+		}
+	}
 	s := b.newSection(kindIf, canonicalSection(n.name), n.args, n.file, n.line)
 	s.server = ctx.srv
 	s.parent = ctx.sec
-	b.warnf(n, display, "expressions are not evaluated; the directives inside never apply")
+	s.isElse = lname != "if"
+	if lname != "else" {
+		text, _ := getwordConf(n.args)
+		c, err := parseExpr(text)
+		if err != nil {
+			s.condErr = err.Error()
+			b.warnf(n, display, "condition not evaluated (%v); the directives inside never apply", err)
+		}
+		s.cond = c
+	}
+	owner.ifs = append(owner.ifs, s)
 	inner := ctx
 	inner.sec = s
 	inner.inIf = true
@@ -660,7 +768,10 @@ func (b *builder) py(ctx *walkCtx) *pyConf {
 	t := ctx.target()
 	if t.py == nil {
 		t.py = &pyConf{}
-		if ctx.sec != nil && ctx.sec.kind != kindIf {
+		switch {
+		case ctx.sec != nil && ctx.sec.kind == kindIf:
+			t.py.configDir = "*If" // core.c ifsection's cmd->path
+		case ctx.sec != nil:
 			t.py.configDir = t.path
 		}
 	}
@@ -702,10 +813,6 @@ func (b *builder) handlerDirective(d *directiveDef, n *node, ctx *walkCtx) {
 		b.warnf(n, d.name, "no handler given; nothing is registered")
 	}
 	b.record(ctx, d, n)
-	if ctx.inIf {
-		b.py(ctx)
-		return
-	}
 	conf := b.py(ctx)
 	dir, kind, re, isLoc := handlerContext(ctx)
 	conf.isLocation = isLoc
@@ -1003,9 +1110,6 @@ func (b *builder) addHandler(d *directiveDef, n *node, ctx *walkCtx) {
 		return
 	}
 	b.record(ctx, d, n)
-	if ctx.inIf {
-		return
-	}
 	if isTransportHandler(ws[0]) {
 		return
 	}
@@ -1025,9 +1129,6 @@ func (b *builder) removeHandler(d *directiveDef, n *node, ctx *walkCtx) {
 		return
 	}
 	b.record(ctx, d, n)
-	if ctx.inIf {
-		return
-	}
 	t := ctx.target()
 	for _, ext := range ws {
 		t.core.removeHandlers = append(t.core.removeHandlers, extHandler{ext: strings.TrimPrefix(ext, "."), file: n.file, line: n.line, sec: t})
@@ -1091,7 +1192,8 @@ var overrideNames = map[string]bool{
 	"indexes": true, "limit": true, "options": true,
 }
 
-// allowOverride keeps what a later .htaccess reader will need.
+// allowOverride is core.c set_override: the classes a .htaccess file in
+// the directory and below may use.
 func (b *builder) allowOverride(d *directiveDef, n *node, ctx *walkCtx) {
 	if ctx.locSec != nil || ctx.inFiles {
 		b.warnf(n, d.name, "useless outside <Directory>: .htaccess files are only looked for by the directory walk")
@@ -1102,14 +1204,101 @@ func (b *builder) allowOverride(d *directiveDef, n *node, ctx *walkCtx) {
 		b.errorf(n, d.name, "requires at least one argument")
 		return
 	}
+	var or uint16
 	for _, w := range ws {
-		name, _, _ := strings.Cut(w, "=")
-		if !overrideNames[strings.ToLower(name)] && !strings.EqualFold(name, "nonfatal") {
+		k, v, hasV := strings.Cut(w, "=")
+		switch strings.ToLower(k) {
+		case "limit":
+			or |= orLimit
+		case "options":
+			or |= orOptions
+		case "fileinfo":
+			or |= orFileInfo
+		case "authconfig":
+			or |= orAuthCfg
+		case "indexes":
+			or |= orIndexes
+		case "none":
+			or = 0
+		case "all":
+			or = orAll
+		case "nonfatal":
+			switch {
+			case !hasV:
+				b.errorf(n, d.name, "=Override, =Unknown or =All expected after %s", w)
+				return
+			case strings.EqualFold(v, "override"):
+				or |= nonfatalOverride
+			case strings.EqualFold(v, "unknown"):
+				or |= nonfatalUnknown
+			case strings.EqualFold(v, "all"):
+				or |= nonfatalOverride | nonfatalUnknown
+			}
+		default:
 			b.errorf(n, d.name, "illegal override option %s", w)
 			return
 		}
 	}
-	ctx.target().core.allowOverride = ws
+	if ctx.dirSec != nil && ctx.dirSec.re != nil {
+		b.warnf(n, d.name, "in <%s> it does not decide which .htaccess files are read: regex sections merge after the directory walk", ctx.dirSec.Kind)
+	}
+	t := ctx.target()
+	t.core.allowOverride = ws
+	t.core.override = or
+}
+
+// allowOverrideList is core.c set_override_list: directives a .htaccess
+// file may use one by one, whatever AllowOverride says.
+func (b *builder) allowOverrideList(d *directiveDef, n *node, ctx *walkCtx) {
+	if ctx.locSec != nil || ctx.inFiles {
+		b.warnf(n, d.name, "useless outside <Directory>: .htaccess files are only looked for by the directory walk")
+		return
+	}
+	ws := words(n.args)
+	if len(ws) == 0 {
+		b.errorf(n, d.name, "requires at least one argument")
+		return
+	}
+	list := []string{}
+	for _, w := range ws {
+		if strings.EqualFold(w, "none") {
+			if len(ws) != 1 {
+				b.errorf(n, d.name, "'None' not allowed with other directives in AllowOverrideList")
+				return
+			}
+			break
+		}
+		if kd, ok := knownDirectives[strings.ToLower(w)]; ok && kd.apply != nil && kd.ctx == ctxRSRC {
+			b.warnf(n, d.name, "discarding directive `%s' not allowed in AllowOverrideList", w)
+			continue
+		}
+		list = append(list, w)
+	}
+	ctx.target().core.overrideList = list
+}
+
+// accessFileName is core.c set_access_name: the names a directory's
+// .htaccess file may have, tried in order; the first that exists is read.
+func (b *builder) accessFileName(d *directiveDef, n *node, ctx *walkCtx) {
+	ws := words(n.args)
+	if len(ws) == 0 {
+		b.errorf(n, d.name, "requires at least one argument")
+		return
+	}
+	ctx.srv.accessNames = ws
+	ctx.srv.accessFrom = &strOrigin{value: n.args, file: n.file, line: n.line}
+}
+
+// directoryIndex is mod_dir's DirectoryIndex: the files a request for a
+// directory is served by, first existing wins; "disabled" turns it off.
+func (b *builder) directoryIndex(d *directiveDef, n *node, ctx *walkCtx) {
+	ws := words(n.args)
+	if len(ws) == 0 {
+		b.errorf(n, d.name, "requires at least one argument")
+		return
+	}
+	t := ctx.target()
+	t.core.directoryIndex = &strOrigin{value: strings.Join(ws, " "), file: n.file, line: n.line, sec: t}
 }
 
 func (b *builder) serverSignature(d *directiveDef, n *node, ctx *walkCtx) {
@@ -1154,6 +1343,10 @@ func (b *builder) finish() {
 	if !m.hasServerName && b.r.serverName != "" {
 		m.ServerName = b.r.serverName
 	}
+	if m.accessNames == nil {
+		m.accessNames = []string{".htaccess"}
+	}
+	m.accessNamesKey = strings.Join(m.accessNames, " ")
 	m.dirs = sortDirs(m.ownDirs, nil)
 	m.locs = m.ownLocs
 	m.files = m.ownFiles
@@ -1174,6 +1367,10 @@ func (b *builder) finish() {
 		if v.DocumentRoot == "" {
 			v.DocumentRoot = m.DocumentRoot
 		}
+		if v.accessNames == nil {
+			v.accessNames, v.accessFrom = m.accessNames, m.accessFrom
+		}
+		v.accessNamesKey = strings.Join(v.accessNames, " ")
 		if !v.hasServerName {
 			v.ServerName = defaultVHostName(v, m)
 		}

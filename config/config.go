@@ -54,6 +54,10 @@ type Options struct {
 	// Logger receives nothing on the hot path; Load logs a summary of what it
 	// read at debug level. Nil means discard.
 	Logger *slog.Logger
+	// HtaccessStat makes Lookup check .htaccess files with stat on every
+	// request instead of watching their directories with inotify (which
+	// it falls back to by itself where inotify is unavailable).
+	HtaccessStat bool
 
 	fs fileSystem // nil means the operating system's
 }
@@ -78,6 +82,18 @@ type Config struct {
 	sel      selector
 	cache    lookupCache
 	logger   *slog.Logger
+	rs       readState // for reading .htaccess files
+	ht       htCache
+}
+
+// readState is what reading a .htaccess file needs of the main
+// configuration's reading: ${VAR} values, loaded modules, the file system.
+type readState struct {
+	fs         fileSystem
+	serverRoot string
+	vars       map[string]string
+	env        map[string]string
+	modules    map[string]bool
 }
 
 // Import is one PythonImport of the main server, which mod_python runs in
@@ -162,6 +178,8 @@ func Parse(name string, src []byte, opts Options) (*Config, error) {
 	c.defines = append([]string(nil), r.defines...)
 	c.logger = logger
 	c.tree = tree
+	c.rs = readState{fs: opts.fs, serverRoot: r.serverRoot, vars: r.vars, env: r.env, modules: r.modules}
+	c.ht.statOnly = opts.HtaccessStat
 	logger.Debug("configuration read", "file", name, "files", r.files,
 		"vhosts", len(c.vhosts), "sections", len(c.sections),
 		"errors", len(c.Errors), "warnings", len(c.Warnings))

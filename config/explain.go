@@ -6,6 +6,8 @@ package config
 import (
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +40,21 @@ func (m *Merged) Explain(w io.Writer) error {
 	for _, s := range m.Sections {
 		ew.printf("  %s\n", s)
 	}
+	if len(m.Htaccess) > 0 {
+		ew.printf(".htaccess files read:\n")
+		for _, f := range m.Htaccess {
+			ew.printf("  %s\n", f)
+		}
+	}
+	if len(m.Ifs) > 0 {
+		ew.printf("if walk:\n")
+		for _, r := range m.Ifs {
+			ew.printf("  %s: %s\n", r.Section, r.Result)
+		}
+	}
+	if m.Err != nil {
+		ew.printf("refused: %d (%s)\n", m.Status, m.Err)
+	}
 	if m.Extension != "" {
 		ew.printf("extension: %s\n", m.Extension)
 	}
@@ -55,6 +72,9 @@ func (m *Merged) Explain(w io.Writer) error {
 		ew.printf("location: false\n")
 	}
 	ew.printf("config dir: %s\n", noneIfEmpty(m.ConfigDir))
+	if _, ok := m.origins["DirectoryIndex"]; ok {
+		ew.printf("directory index: %s  %s\n", m.DirectoryIndex, m.originText("DirectoryIndex"))
+	}
 
 	ew.printf("phases:\n")
 	keys := handlerKeys(m.Handlers)
@@ -72,7 +92,7 @@ func (m *Merged) Explain(w io.Writer) error {
 		if isEarly(p) {
 			key += " (server level)"
 		}
-		ew.printf("  %s: %s in %s\n", p, key, interp)
+		ew.printf("  %s: %s in %s  [%s]\n", p, key, interp, m.phaseWhere(p))
 	}
 	if !ran {
 		ew.printf("  none\n")
@@ -157,6 +177,25 @@ func (m *Merged) Explain(w io.Writer) error {
 	return ew.err
 }
 
+// phaseWhere says where and whether mpgate runs a phase's handlers for
+// this request (docs/compat.md has the reasons).
+func (m *Merged) phaseWhere(phase string) string {
+	switch phase {
+	case "PythonHandler":
+		return "daemon: the content handler"
+	case "PythonAccessHandler":
+		return "Apache's FastCGI access checker (mod_fcgid FcgidAccessChecker), when the rewritten configuration delegates it"
+	case "PythonAuthenHandler", "PythonAuthzHandler":
+		if !m.AuthRequired {
+			return "not run: Apache runs authentication only when a Require line needs a user"
+		}
+		return "Apache's FastCGI authorizer (mod_authnz_fcgi or mod_fcgid), when the rewritten configuration delegates it"
+	case "PythonLogHandler", "PythonCleanupHandler":
+		return "daemon: after the content handler"
+	}
+	return "daemon: before the content handler"
+}
+
 // runOrder lists the request phases in the order Apache runs them
 // (mod_python.md §1.6).
 var runOrder = []string{
@@ -177,6 +216,10 @@ func (m *Merged) originText(key string) string {
 	}
 	return fmt.Sprintf("at %s:%d in %s", o.file, o.line, o.sec.Section)
 }
+
+// Warnings returns the warnings of the .htaccess files read for the
+// request (those of the main configuration are in Config.Warnings).
+func (m *Merged) Warnings() []Warning { return m.warnings }
 
 // handlerKeys orders handler list keys by phase, then qualifier.
 func handlerKeys(h map[string][]Handler) []string {
@@ -255,13 +298,20 @@ func Check(c *Config, w io.Writer) error {
 				indent += "  "
 			}
 			note := ""
-			if s.kind == kindIf || inIf(s) {
-				note = "  (never applied: <If> is not evaluated)"
+			switch {
+			case s.kind == kindIf && s.Kind != "Else" && s.cond == nil:
+				note = "  (never applied: condition not evaluated)"
+			case s.kind == kindIf:
+				note = "  (applied by the if walk when its condition holds)"
+			case inIf(s):
+				note = "  (never applied: the file walk runs before the if walk)"
 			}
 			ew.printf("%s<%s %s> %s:%d%s\n", indent, s.Kind, s.Arg, s.File, s.Line, note)
 			writeLines(ew, s.lines, indent+"  ")
 		}
 	}
+	checkPhases(c, ew)
+	htErrs := checkHtaccess(c, ew)
 	if len(c.imports) > 0 {
 		ew.printf("imports (run in this order at worker start):\n")
 		for _, im := range c.Imports() {
@@ -280,7 +330,11 @@ func Check(c *Config, w io.Writer) error {
 			ew.printf("  %s\n", e)
 		}
 	}
-	ew.printf("%d errors, %d warnings\n", len(c.Errors), len(c.Warnings))
+	if htErrs > 0 {
+		ew.printf("%d errors, %d warnings; %d .htaccess files refuse requests\n", len(c.Errors), len(c.Warnings), htErrs)
+	} else {
+		ew.printf("%d errors, %d warnings\n", len(c.Errors), len(c.Warnings))
+	}
 	if ew.err != nil {
 		return ew.err
 	}
@@ -316,4 +370,145 @@ func writeLines(ew *errWriter, lines []srcDirective, indent string) {
 	for _, l := range lines {
 		ew.printf("%s%s %s  %s:%d\n", indent, l.name, l.args, l.file, l.line)
 	}
+}
+
+// PhaseNotes says in one line how mpgate runs each Python phase behind
+// FastCGI, for `mpgate config check` (docs/compat.md has the reasons).
+var PhaseNotes = map[string]string{
+	"PythonPostReadRequestHandler": "runs in the daemon when the request reaches mpgate, after Apache has mapped and authorized it: it cannot change what Apache does",
+	"PythonTransHandler":           "runs in the daemon before the content handler: it cannot re-route Apache (Apache has already mapped the URL to a file and chosen the handler)",
+	"PythonInitHandler":            "runs in the daemon before the content handler, not at Apache's post-read-request or header-parser hook",
+	"PythonHeaderParserHandler":    "runs in the daemon before the content handler, after Apache's own access control",
+	"PythonTypeHandler":            "runs in the daemon before the content handler: the content type it sets is mpgate's response's, Apache's mod_mime has already run",
+	"PythonFixupHandler":           "runs in the daemon just before the content handler, as under mod_python",
+	"PythonLogHandler":             "runs in the daemon after the content handler: it sees mpgate's status and headers, not what Apache finally sent (ErrorDocument, filters)",
+	"PythonCleanupHandler":         "runs in the daemon when the request ends",
+	"PythonAccessHandler":          "runs through Apache's FastCGI access checker (mod_fcgid FcgidAccessChecker; mod_authnz_fcgi has none) when the rewritten configuration delegates it",
+	"PythonAuthenHandler":          "runs through Apache's FastCGI authorizer (mod_authnz_fcgi or mod_fcgid) when the rewritten configuration delegates it, and only when a Require line needs a user",
+	"PythonAuthzHandler":           "runs through Apache's FastCGI authorizer (mod_authnz_fcgi or mod_fcgid) when the rewritten configuration delegates it, and only when a Require line needs a user",
+}
+
+// checkPhases lists the handler directives of phases other than content,
+// with how each runs.
+func checkPhases(c *Config, ew *errWriter) {
+	var lines []srcDirective
+	for _, s := range c.sections {
+		for _, l := range s.lines {
+			if _, ok := PhaseNotes[l.name]; ok {
+				lines = append(lines, l)
+			}
+		}
+	}
+	writePhaseNotes(ew, lines, "  ")
+}
+
+func writePhaseNotes(ew *errWriter, lines []srcDirective, indent string) {
+	if len(lines) == 0 {
+		return
+	}
+	ew.printf("%sphases other than content (how mpgate runs them):\n", indent)
+	for _, l := range lines {
+		ew.printf("%s  %s:%d: %s %s: %s\n", indent, l.file, l.line, l.name, l.args, PhaseNotes[l.name])
+	}
+}
+
+// maxCheckDirs bounds the directories checkHtaccess visits.
+const maxCheckDirs = 20000
+
+// checkHtaccess finds the access files under every server's DocumentRoot
+// and plain <Directory> paths, and reports, per file, whether Apache reads
+// it for that directory (AllowOverride), what it sets, and the line that
+// makes it refuse requests. It returns how many files refuse requests.
+func checkHtaccess(c *Config, ew *errWriter) int {
+	type seen struct {
+		file string
+		v    *VirtualHost
+	}
+	reported := map[seen]bool{}
+	var refusing, read, ignored []string
+	details := map[string][]string{}
+	visited := 0
+	servers := append([]*VirtualHost{c.main}, c.vhosts...)
+	for _, v := range servers {
+		roots := []string{}
+		if v.DocumentRoot != "" {
+			roots = append(roots, v.DocumentRoot)
+		}
+		for _, d := range v.dirs {
+			if d.kind == kindDir && !d.fnmatch && d.path != "/" {
+				roots = append(roots, strings.TrimSuffix(d.path, "/"))
+			}
+		}
+		for _, root := range roots {
+			_ = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+				if err != nil || !de.IsDir() {
+					return nil
+				}
+				if visited++; visited > maxCheckDirs {
+					return filepath.SkipAll
+				}
+				m := c.lookupIn(v, Query{URI: "/", Filename: strings.TrimSuffix(p, "/") + "/"})
+				readHere := map[string]bool{}
+				for _, f := range m.Htaccess {
+					readHere[f] = true
+				}
+				for _, s := range m.htSecs {
+					k := seen{s.File, v}
+					if reported[k] {
+						continue
+					}
+					reported[k] = true
+					read = append(read, s.File)
+					var ds []string
+					for _, l := range s.lines {
+						ds = append(ds, fmt.Sprintf("%s %s  %s:%d", l.name, l.args, l.file, l.line))
+						if n, ok := PhaseNotes[l.name]; ok {
+							ds = append(ds, "  "+n)
+						}
+					}
+					for _, w := range s.htWarnings {
+						ds = append(ds, "warning: "+w.String())
+					}
+					details[s.File] = append(details[s.File], ds...)
+				}
+				if m.Err != nil {
+					k := seen{m.Err.File, v}
+					if !reported[k] {
+						reported[k] = true
+						refusing = append(refusing, fmt.Sprintf("%s: refuses every request below it with %d: %s", m.Err.File, m.Status, m.Err))
+					}
+				}
+				for _, name := range v.accessNames {
+					f := filepath.Join(p, name)
+					if _, err := c.rs.fs.Stat(f); err != nil || readHere[f] || m.Err != nil {
+						continue
+					}
+					k := seen{f, v}
+					if !reported[k] {
+						reported[k] = true
+						ignored = append(ignored, f)
+					}
+				}
+				return nil
+			})
+		}
+	}
+	if len(read)+len(refusing)+len(ignored) == 0 {
+		return 0
+	}
+	ew.printf(".htaccess files (under the DocumentRoots and <Directory> paths):\n")
+	for _, f := range read {
+		ew.printf("  %s\n", f)
+		for _, d := range details[f] {
+			ew.printf("    %s\n", d)
+		}
+		details[f] = nil
+	}
+	for _, f := range ignored {
+		ew.printf("  %s: not read (AllowOverride None and no AllowOverrideList for its directory, or an earlier AccessFileName exists)\n", f)
+	}
+	for _, r := range refusing {
+		ew.printf("  %s\n", r)
+	}
+	return len(refusing)
 }

@@ -120,6 +120,10 @@ func parseQuery(t *testing.T, s string) Query {
 			q.LocalPort = p
 		case "vhost":
 			q.VHost = v
+		case "method":
+			q.Method = v
+		case "query":
+			q.QueryString = v
 		default:
 			t.Fatalf("query %q: unknown key %q", s, k)
 		}

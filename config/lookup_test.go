@@ -12,6 +12,9 @@ import (
 
 const benchConf = `ServerName main.example
 PythonOption shared main
+<Directory />
+    AllowOverride None
+</Directory>
 <Directory /srv/www>
     SetHandler mod_python
     PythonHandler app
@@ -131,13 +134,28 @@ func TestLookupConcurrent(t *testing.T) {
 // holding encoded section numbers could fetch another section set's merge.
 func TestCacheKeyNotAmbiguous(t *testing.T) {
 	v := &VirtualHost{index: 1}
-	sets := [][]int32{nil, {0}, {5}, {5, 127}, {5, 128}, {5, 255, 1}, {300}}
+	sets := [][]uint64{nil, {0}, {5}, {5, 127}, {5, 128}, {5, 255, 1}, {300}, {1 << 40}, {1<<40 + 1, 3}}
+	secs := func(keys []uint64) []*section {
+		var out []*section
+		for _, k := range keys {
+			out = append(out, &section{key: k})
+		}
+		return out
+	}
+	bad := &htFile{key: 1<<40 + 7}
 	for i, a := range sets {
 		for j, b := range sets {
 			if i == j {
 				continue
 			}
-			ka, kb := string(appendCoreKey(nil, v, a)), string(appendCoreKey(nil, v, b))
+			ka, kb := string(appendCoreKey(nil, v, secs(a), nil)), string(appendCoreKey(nil, v, secs(b), nil))
+			if strings.HasPrefix(kb, ka) {
+				t.Errorf("key of %v is a prefix of the key of %v", a, b)
+			}
+			ka = string(appendCoreKey(nil, v, secs(a), bad))
+			if strings.HasPrefix(kb, ka) || strings.HasPrefix(ka, kb) {
+				t.Errorf("key of %v with a broken .htaccess and key of %v: one is a prefix of the other", a, b)
+			}
 			if strings.HasPrefix(kb, ka) {
 				t.Errorf("key of %v is a prefix of the key of %v", a, b)
 			}

@@ -21,6 +21,15 @@ type Query struct {
 	LocalPort int    // SERVER_PORT; 0 matches any port
 	URI       string // decoded URL path (SCRIPT_NAME + PATH_INFO)
 	Filename  string // Apache's r->filename (SCRIPT_FILENAME), "" if none
+
+	// Params gives the request's other CGI variables (REQUEST_METHOD,
+	// QUERY_STRING, HTTP_*, HTTPS, ...) to <If> conditions; nil reads them
+	// as "" but for Method and QueryString below.
+	Params Params
+	// Method and QueryString stand for REQUEST_METHOD and QUERY_STRING
+	// when Params is nil (mpgate explain).
+	Method      string
+	QueryString string
 }
 
 // Handler is one entry of a phase's handler list (mod_python's hl_entry).
@@ -93,15 +102,33 @@ type Merged struct {
 	// ErrorDocuments maps a status code to its ErrorDocument argument.
 	ErrorDocuments map[int]string
 	// Sections are the sections applied, in merge order: the main server,
-	// the virtual host, then <Directory>, <DirectoryMatch>, <Files>,
-	// <Location> sections.
+	// the virtual host, then <Directory> sections and .htaccess files by
+	// depth, <DirectoryMatch>, <Files>, <Location>, and the <If> sections
+	// whose condition held.
 	Sections []Section
+	// Err, when not nil, is why Apache would refuse the request before any
+	// handler runs: a broken line in a .htaccess file (Status 500), or a
+	// .htaccess file that cannot be read (403). The caller answers Status
+	// and logs Err, which names the file and line.
+	Err    *Error
+	Status int
+	// Htaccess lists the .htaccess files read for the request, in walk
+	// order, with the one that failed last when Err is set.
+	Htaccess []string
+	// Ifs lists the <If>, <ElseIf> and <Else> sections the if walk met,
+	// with what became of each.
+	Ifs []IfResult
+	// DirectoryIndex is mod_dir's DirectoryIndex in effect ("index.html" by
+	// default), as space-separated names; "disabled" turns it off.
+	DirectoryIndex string
 	// Origins says which section set each value: keys are directive names
 	// ("PythonDebug", "SetHandler"), handler list keys ("PythonHandler.py"),
 	// "PythonOption NAME", "AddHandler EXT", "ErrorDocument CODE".
 	Origins map[string]Section
 
 	origins     map[string]origin // with the directive's own position, for Explain
+	warnings    []Warning         // of the .htaccess files read
+	htSecs      []*section        // the .htaccess sections merged
 	early       *serverLevel      // for the phases that run before URI translation
 	filename    string            // req.filename, when the merge depends on it
 	handlerFrom string            // the Origins key that decided Handler
@@ -211,18 +238,24 @@ type core struct {
 	st      mergeState
 	variant bool    // the result depends on Filename
 	merged  *Merged // when !variant
+	bad     *htFile // the .htaccess file that refuses the request
 }
 
 // Lookup returns the configuration for q. It never returns nil: a request
 // no section matches gets its virtual host's (or the main server's)
 // configuration. A repeated lookup is served from a bounded cache without
-// allocating.
+// allocating; the .htaccess files on the way are checked for changes
+// (without a system call where inotify watches their directories).
 func (c *Config) Lookup(q Query) *Merged {
-	v := c.selectVHost(&q)
+	return c.lookupIn(c.selectVHost(&q), q)
+}
+
+// lookupIn is Lookup in a virtual host already selected.
+func (c *Config) lookupIn(v *VirtualHost, q Query) *Merged {
 
 	// Location walk first: a <Location> Python*Handler stops the directory
 	// walk (mod_python's map-to-storage skip, §1.7).
-	var locBuf [32]int32
+	var locBuf [16]*section
 	locs := locBuf[:0]
 	uri := q.URI
 	if strings.Contains(uri, "//") {
@@ -231,7 +264,7 @@ func (c *Config) Lookup(q Query) *Merged {
 	isLoc := false
 	for _, s := range v.locs {
 		if matchLocation(s, uri) {
-			locs = append(locs, int32(s.idx))
+			locs = append(locs, s)
 			if s.py != nil {
 				isLoc = s.py.isLocation
 			}
@@ -241,18 +274,31 @@ func (c *Config) Lookup(q Query) *Merged {
 	if isLoc {
 		filename = ""
 	}
-	var idxBuf [64]int32
-	idx := idxBuf[:0]
+	var secBuf [64]*section
+	secs := secBuf[:0]
+	var bad *htFile
 	if filename != "" && filename[0] == '/' {
 		if needsClean(filename) {
 			filename = cleanFilename(filename)
 		}
-		idx = c.walkDirs(v, filename, idx)
+		secs, bad = c.walkDirs(v, filename, secs)
 	}
-	idx = append(idx, locs...)
+	if bad == nil {
+		secs = append(secs, locs...)
+		hasIfs := false
+		for _, s := range v.base {
+			hasIfs = hasIfs || len(s.ifs) > 0
+		}
+		for _, s := range secs {
+			hasIfs = hasIfs || len(s.ifs) > 0
+		}
+		if hasIfs {
+			secs = c.ifWalk(v, q, filename, secs)
+		}
+	}
 
 	var keyBuf [256]byte
-	key := appendCoreKey(keyBuf[:0], v, idx)
+	key := appendCoreKey(keyBuf[:0], v, secs, bad)
 
 	c.cache.mu.RLock()
 	co := c.cache.cores[string(key)]
@@ -269,7 +315,7 @@ func (c *Config) Lookup(q Query) *Merged {
 	}
 
 	if co == nil {
-		co = c.newCore(v, idx)
+		co = c.newCore(v, secs, bad)
 		c.cache.mu.Lock()
 		if old := c.cache.cores[string(key)]; old != nil {
 			co = old
@@ -302,14 +348,22 @@ func (c *Config) Lookup(q Query) *Merged {
 }
 
 // appendCoreKey appends the cache key of a virtual host and its matched
-// sections. It says how many sections follow, so that it is never a prefix
-// of another key: a variant key is this plus the file name, and a crafted
-// file name must not be able to reach another set of sections' entry.
-func appendCoreKey(dst []byte, v *VirtualHost, idx []int32) []byte {
+// sections (and the broken .htaccess file that stopped the walk). It says
+// how many sections follow, so that it is never a prefix of another key: a
+// variant key is this plus the file name, and a crafted file name must not
+// be able to reach another set of sections' entry. A .htaccess file parsed
+// anew has new section keys, so a changed file leads to new entries, and
+// only requests below it see them.
+func appendCoreKey(dst []byte, v *VirtualHost, secs []*section, bad *htFile) []byte {
 	dst = binary.AppendUvarint(dst, uint64(v.index))
-	dst = binary.AppendUvarint(dst, uint64(len(idx)))
-	for _, i := range idx {
-		dst = binary.AppendUvarint(dst, uint64(i))
+	dst = binary.AppendUvarint(dst, uint64(len(secs)))
+	for _, s := range secs {
+		dst = binary.AppendUvarint(dst, s.key)
+	}
+	if bad != nil {
+		dst = binary.AppendUvarint(dst, bad.key)
+	} else {
+		dst = append(dst, 0)
 	}
 	return dst
 }
@@ -330,13 +384,21 @@ func evict[V any](m map[string]V) {
 	}
 }
 
-// walkDirs appends the <Directory>, <DirectoryMatch> and <Files> sections
-// that apply to filename (ap_directory_walk, then ap_file_walk).
-func (c *Config) walkDirs(v *VirtualHost, filename string, idx []int32) []int32 {
-	dirStart := len(idx)
+// walkDirs appends the <Directory> sections and .htaccess files, then the
+// <DirectoryMatch> and <Files> sections that apply to filename
+// (ap_directory_walk, then ap_file_walk). A .htaccess file that refuses
+// requests stops the walk, and is returned.
+func (c *Config) walkDirs(v *VirtualHost, filename string, secs []*section) ([]*section, *htFile) {
+	dirStart := len(secs)
 	dirs := v.dirs
 	si := 0
 	seg := 0
+	// core_opts_merge: AllowOverride and AllowOverrideList as merged so
+	// far; the server's default is "unset", which still reads .htaccess
+	// files and allows nothing in them (request.c, verified with httpd 2.4).
+	override := orUnset
+	var listSec *section
+	names := v.accessNamesKey
 	for i := 0; i < len(filename); i++ {
 		if filename[i] != '/' {
 			continue
@@ -361,32 +423,84 @@ func (c *Config) walkDirs(v *VirtualHost, filename string, idx []int32) []int32 
 					continue
 				}
 			}
-			idx = append(idx, int32(d.idx))
+			secs = append(secs, d)
+			if d.core.override&orUnset == 0 {
+				override = d.core.override
+			}
+			if d.core.overrideList != nil {
+				listSec = d
+			}
 		}
-		// A later .htaccess reader merges the file of this level here.
+		if override == 0 && (listSec == nil || len(listSec.core.overrideList) == 0) {
+			continue
+		}
+		f := c.htaccess(prefix, htPolicy{override: override, list: listSec, names: names}, v, listSec)
+		if f.err != nil {
+			return secs, f
+		}
+		if f.sec != nil {
+			secs = append(secs, f.sec)
+		}
 	}
 	for ; si < len(dirs); si++ {
 		if d := dirs[si]; d.re != nil && d.re.MatchString(filename) {
-			idx = append(idx, int32(d.idx))
+			secs = append(secs, d)
 		}
 	}
 	// File walk: the server's <Files>, then those nested in each matched
-	// <Directory>, in merge order (core.c merge of sec_file).
+	// <Directory> or .htaccess file, in merge order (core.c merge of
+	// sec_file).
 	base := filename[strings.LastIndexByte(filename, '/')+1:]
 	for _, f := range v.files {
 		if matchFiles(f, base) {
-			idx = append(idx, int32(f.idx))
+			secs = append(secs, f)
 		}
 	}
-	dirEnd := len(idx)
-	for _, di := range idx[dirStart:dirEnd] {
-		for _, f := range c.sections[di].files {
+	dirEnd := len(secs)
+	for _, d := range secs[dirStart:dirEnd] {
+		for _, f := range d.files {
 			if matchFiles(f, base) {
-				idx = append(idx, int32(f.idx))
+				secs = append(secs, f)
 			}
 		}
 	}
-	return idx
+	return secs, nil
+}
+
+// ifWalk is ap_if_walk: the <If> sections of the server and of every
+// section merged so far, in merge order, then those inside the ones that
+// applied. A chain's <ElseIf>/<Else> is skipped once one of it applied.
+func (c *Config) ifWalk(v *VirtualHost, q Query, filename string, secs []*section) []*section {
+	e := exprEnv{q: &q, filename: filename, v: v, fs: c.rs.fs}
+	var owners []*section
+	owners = append(owners, v.base...)
+	owners = append(owners, secs...)
+	for len(owners) > 0 {
+		var matched []*section
+		for _, o := range owners {
+			done := false // the chain has applied, or met a condition it cannot evaluate
+			for _, s := range o.ifs {
+				if !s.isElse {
+					done = false
+				} else if done {
+					continue
+				}
+				switch {
+				case s.Kind == "Else":
+					matched = append(matched, s)
+					done = true
+				case s.cond == nil:
+					done = true
+				case s.cond(&e):
+					matched = append(matched, s)
+					done = true
+				}
+			}
+		}
+		secs = append(secs, matched...)
+		owners = matched
+	}
+	return secs
 }
 
 func matchFiles(f *section, base string) bool {
@@ -447,19 +561,20 @@ func cleanFilename(name string) string {
 // mergeState is a merge in progress: python_merge_config's py_config plus
 // the core and mod_mime settings a request needs.
 type mergeState struct {
-	directives []kvo
-	options    []kvo
-	session    []kvo
-	handlers   []hlist
-	configDir  string
-	isLocation bool
-	setHandler *strOrigin
-	exts       []extHandler // current AddHandler mappings
-	authType   *strOrigin
-	authName   *strOrigin
-	require    *requireConf
-	errorDocs  []errorDoc
-	logLevel   *intOrigin
+	directives     []kvo
+	options        []kvo
+	session        []kvo
+	handlers       []hlist
+	configDir      string
+	isLocation     bool
+	setHandler     *strOrigin
+	exts           []extHandler // current AddHandler mappings
+	authType       *strOrigin
+	authName       *strOrigin
+	require        *requireConf
+	errorDocs      []errorDoc
+	logLevel       *intOrigin
+	directoryIndex *strOrigin
 }
 
 // apply merges one section into st, the inner section winning.
@@ -516,6 +631,9 @@ func (st *mergeState) apply(s *section) {
 	if cc.logLevel != nil {
 		st.logLevel = cc.logLevel
 	}
+	if cc.directoryIndex != nil {
+		st.directoryIndex = cc.directoryIndex
+	}
 	for _, e := range cc.errorDocs {
 		replaced := false
 		for i := range st.errorDocs {
@@ -541,14 +659,12 @@ func setExt(list []extHandler, e extHandler) []extHandler {
 	return append(list[:len(list):len(list)], e)
 }
 
-// newCore merges the sections of idx on top of v's server-level
-// configuration.
-func (c *Config) newCore(v *VirtualHost, idx []int32) *core {
-	co := &core{v: v}
+// newCore merges secs on top of v's server-level configuration; bad is
+// the .htaccess file that stopped the walk, if any.
+func (c *Config) newCore(v *VirtualHost, secs []*section, bad *htFile) *core {
+	co := &core{v: v, bad: bad}
 	co.secs = append(co.secs, v.base...)
-	for _, i := range idx {
-		co.secs = append(co.secs, c.sections[i])
-	}
+	co.secs = append(co.secs, secs...)
 	for _, s := range co.secs {
 		co.st.apply(s)
 	}
@@ -610,7 +726,18 @@ func (co *core) finish(filename string) *Merged {
 	}
 	for _, s := range co.secs {
 		m.Sections = append(m.Sections, s.Section)
+		if s.kind == kindHtaccess {
+			m.htSecs = append(m.htSecs, s)
+			m.Htaccess = append(m.Htaccess, s.File)
+			m.warnings = append(m.warnings, s.htWarnings...)
+		}
 	}
+	if b := co.bad; b != nil {
+		m.Err, m.Status = b.err, b.status
+		m.Htaccess = append(m.Htaccess, b.path)
+		m.warnings = append(m.warnings, b.warnings...)
+	}
+	m.Ifs = ifResults(co.v, co.secs)
 	note := func(key string, sec *section, file string, line int) {
 		m.Origins[key] = sec.Section
 		m.origins[key] = origin{sec: sec, file: file, line: line}
@@ -683,6 +810,11 @@ func (co *core) finish(filename string) *Merged {
 		note("Require", rc.sec, rc.file, rc.line)
 		m.Require = rc.lines
 		m.AuthRequired = rc.needsUser
+	}
+	m.DirectoryIndex = "index.html"
+	if d := st.directoryIndex; d != nil {
+		note("DirectoryIndex", d.sec, d.file, d.line)
+		m.DirectoryIndex = d.value
 	}
 	m.LogLevel = co.v.LogLevel
 	if l := st.logLevel; l != nil {
@@ -808,4 +940,63 @@ func newServerLevel(v *VirtualHost) *serverLevel {
 		sl.handlers[h.key] = hs
 	}
 	return sl
+}
+
+// IfResult is what the if walk made of one <If>, <ElseIf> or <Else>.
+type IfResult struct {
+	Section Section
+	// Result is "applied", "false", "skipped" (an earlier one of the
+	// chain applied) or "not evaluated: REASON" (the condition is outside
+	// what mpgate evaluates; the section never applies).
+	Result string
+}
+
+// ifResults reconstructs the if walk over secs (base sections first, the
+// <If> sections that applied among them) for Explain.
+func ifResults(v *VirtualHost, secs []*section) []IfResult {
+	applied := map[*section]bool{}
+	for _, s := range secs {
+		if s.kind == kindIf {
+			applied[s] = true
+		}
+	}
+	var out []IfResult
+	var walk func(owners []*section)
+	walk = func(owners []*section) {
+		var next []*section
+		for _, o := range owners {
+			done, why := false, ""
+			for _, s := range o.ifs {
+				if !s.isElse {
+					done, why = false, ""
+				}
+				r := ""
+				switch {
+				case done:
+					r = why
+				case applied[s]:
+					r = "applied"
+					done, why = true, "skipped (an earlier section of the chain applied)"
+					next = append(next, s)
+				case s.Kind != "Else" && s.cond == nil:
+					r = "not evaluated: " + s.condErr
+					done, why = true, "skipped (an earlier condition of the chain was not evaluated)"
+				default:
+					r = "false"
+				}
+				out = append(out, IfResult{Section: s.Section, Result: r})
+			}
+		}
+		if len(next) > 0 {
+			walk(next)
+		}
+	}
+	var owners []*section
+	for _, s := range secs {
+		if s.kind != kindIf {
+			owners = append(owners, s)
+		}
+	}
+	walk(owners)
+	return out
 }

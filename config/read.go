@@ -78,6 +78,7 @@ type reader struct {
 	warns      []Warning
 	stopped    bool // too many errors
 	seq        int  // lines read so far; the current line's position in reading order
+	htaccess   bool // reading a .htaccess file: nothing is executed at read time but the conditionals
 }
 
 // frame is an open section or true conditional while a file is read.
@@ -250,6 +251,13 @@ func (r *reader) parse(file string, src []byte, into *[]*node, enclosing string)
 			continue
 		}
 		n := &node{name: cmd, args: args, file: file, line: l.line, seq: r.seq}
+		if r.htaccess {
+			switch strings.ToLower(cmd) {
+			case "include", "includeoptional", "define", "undefine", "serverroot", "loadmodule":
+				r.errorf(file, l.line, knownDirectives[strings.ToLower(cmd)].name, "not allowed here")
+				continue
+			}
+		}
 		switch strings.ToLower(cmd) {
 		case "include", "includeoptional":
 			r.include(n, strings.EqualFold(cmd, "includeoptional"), target(), inSection())

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -63,24 +64,27 @@ type VirtualHost struct {
 	// main server's as it is where the <VirtualHost> opens.
 	Port int
 
-	id            string
-	index         int        // 0 for the main server, then 1, 2, ... in file order
-	body          *section   // directives outside sections
-	base          []*section // main body, then this body: the merged server-level config
-	hasServerName bool
-	port          int // from ServerName
-	addrs         []vhostAddr
-	ownDirs       []*section // this server's <Directory>/<DirectoryMatch>, in file order
-	ownLocs       []*section
-	ownFiles      []*section // <Files> outside any <Directory>
-	dirs          []*section // with the main server's, in walk order
-	locs          []*section
-	files         []*section
-	srvDirectives []kvo // mod_python's server config, own part
-	srvOptions    []kvo
-	aliases       []srcDirective // Alias and AliasMatch, kept for later tools
-	early         *serverLevel
-	facts         serverFacts // the server facts as written; resolved into the exported ones by finish
+	id             string
+	index          int        // 0 for the main server, then 1, 2, ... in file order
+	body           *section   // directives outside sections
+	base           []*section // main body, then this body: the merged server-level config
+	hasServerName  bool
+	port           int // from ServerName
+	addrs          []vhostAddr
+	ownDirs        []*section // this server's <Directory>/<DirectoryMatch>, in file order
+	ownLocs        []*section
+	ownFiles       []*section // <Files> outside any <Directory>
+	dirs           []*section // with the main server's, in walk order
+	locs           []*section
+	files          []*section
+	srvDirectives  []kvo // mod_python's server config, own part
+	srvOptions     []kvo
+	aliases        []srcDirective // Alias and AliasMatch, kept for later tools
+	accessNames    []string       // AccessFileName, inherited from the main server; default .htaccess
+	accessFrom     *strOrigin     // the AccessFileName line, nil for the default
+	accessNamesKey string         // accessNames joined by ' ', for htPolicy
+	early          *serverLevel
+	facts          serverFacts // the server facts as written; resolved into the exported ones by finish
 }
 
 // KV is one key and value of a mod_python table.
@@ -274,4 +278,91 @@ func (v *VirtualHost) AliasMap() [][2]string {
 		}
 	}
 	return out
+}
+
+// MapURL is the URI-to-file translation Apache does for v (mod_alias's
+// translate_alias_redir, then core's DocumentRoot): the virtual host's
+// Alias and AliasMatch lines, then the main server's, first match wins;
+// otherwise DocumentRoot. how says which line decided, with its position.
+// uri is the decoded path, without query string.
+func (c *Config) MapURL(v *VirtualHost, uri string) (file, how string) {
+	lists := [][]srcDirective{v.aliases}
+	if v != c.main {
+		lists = append(lists, c.main.aliases)
+	}
+	for _, list := range lists {
+		for _, d := range list {
+			ws := words(d.args)
+			if len(ws) != 2 {
+				continue
+			}
+			where := fmt.Sprintf("%s %s %s at %s:%d", d.name, ws[0], ws[1], d.file, d.line)
+			if d.name == "AliasMatch" {
+				re, err := compileRegex(ws[0])
+				if err != nil {
+					continue
+				}
+				if m := re.FindStringSubmatchIndex(uri); m != nil {
+					return string(re.ExpandString(nil, pregsubTemplate(ws[1]), uri, m)), where
+				}
+				continue
+			}
+			if n := aliasMatches(uri, ws[0]); n > 0 {
+				return ws[1] + uri[n:], where
+			}
+		}
+	}
+	root := v.DocumentRoot
+	if root == "" {
+		root = "/var/www/html" // Debian's compiled-in DOCUMENT_LOCATION
+	}
+	return strings.TrimSuffix(root, "/") + uri, "DocumentRoot " + root
+}
+
+// aliasMatches is mod_alias's alias_matches: the length of uri matched by
+// the alias path fake, slashes in runs counting as one, ending at a '/' of
+// fake or of uri; 0 for no match.
+func aliasMatches(uri, fake string) int {
+	u, f := 0, 0
+	for f < len(fake) {
+		if fake[f] == '/' {
+			if u >= len(uri) || uri[u] != '/' {
+				return 0
+			}
+			for f < len(fake) && fake[f] == '/' {
+				f++
+			}
+			for u < len(uri) && uri[u] == '/' {
+				u++
+			}
+			continue
+		}
+		if u >= len(uri) || uri[u] != fake[f] {
+			return 0
+		}
+		u++
+		f++
+	}
+	if len(fake) > 0 && fake[len(fake)-1] != '/' && u < len(uri) && uri[u] != '/' {
+		return 0
+	}
+	return u
+}
+
+// pregsubTemplate turns ap_pregsub's $N and \N into Go's ${N}.
+func pregsubTemplate(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if (s[i] == '$' || s[i] == '\\') && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
+			b.WriteString("${" + s[i+1:i+2] + "}")
+			i++
+			continue
+		}
+		if s[i] == '$' {
+			b.WriteString("$$")
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

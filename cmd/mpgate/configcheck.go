@@ -30,6 +30,7 @@ func configCommand() *cli.Command {
 				if cfg == nil {
 					return cli.Exit(err.Error(), 1)
 				}
+				defer cfg.Close()
 				// Check lists every error and warning with file:line.
 				if cerr := config.Check(cfg, c.App.Writer); cerr != nil {
 					return cerr

@@ -1,0 +1,1 @@
+static idx/index.py
