@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -457,7 +458,10 @@ type exchange struct {
 	m        *config.Merged
 	base     *config.VirtualHost // the server the connection came to (conn.base_server)
 	meta     []KV
-	filename string // req.filename as sent ("" = None)
+	filename string      // req.filename as sent ("" = None)
+	interp   string      // the interpreter the request runs in
+	done     string      // MPGATE_PHASES: the phases authorizers ran (responder)
+	authz    *authorizer // an AUTHORIZER request; nil for a responder
 
 	wk          *worker
 	headersSent bool
@@ -492,32 +496,60 @@ func (x *exchange) log() *slog.Logger {
 
 func (x *exchange) serve() {
 	r := x.r
+	if r.Role == fcgi.RoleAuthorizer {
+		x.serveAuthorizer()
+		return
+	}
 	if r.Role != fcgi.RoleResponder {
-		// AUTHORIZER requests (PythonAuthenHandler and friends) are served by
-		// a later issue; until then refuse clearly rather than guess.
-		x.log().Error("FastCGI role not served yet", "role", r.Role.String())
+		x.log().Error("FastCGI role not served", "role", r.Role.String())
 		x.errorResponse(500, nil)
 		return
 	}
 	cfg := x.s.cfg.Load()
 	q := queryOf(r)
 	x.m = cfg.Lookup(q)
+	if x.m.Err != nil {
+		// A broken or unreadable .htaccess on the way, as Apache's
+		// ap_parse_htaccess refuses it.
+		x.log().Error(x.m.Err.Error())
+		x.errorResponse(x.m.Status, nil)
+		return
+	}
 	x.base = cfg.BaseServer(q)
+	x.done = phasesDone(r)
+	x.interp = x.m.Interpreter
+	python := x.m.Handler == "mod_python" || x.m.Handler == "python-program"
+	// Phases besides the content handler (mod_python.md §1.6) need Python
+	// even for a file Apache's default handler would serve; they run in the
+	// content handler's interpreter, or in the first one's when there is no
+	// content handler list.
+	if interp, ok := phaseWork(x.m, x.done); ok {
+		if !python || !hasContentHandlers(x.m) {
+			x.interp = interp
+		}
+		python = true
+	}
 	x.meta = x.buildMeta(q)
 
-	if x.m.Handler != "mod_python" && x.m.Handler != "python-program" {
-		// No Python content handler for this file: Apache's default handler
-		// would serve it.
+	if !python {
+		// No Python content handler for this file and no other phase to
+		// run: Apache's default handler would serve it.
 		x.serveStatic(x.filename, nil, 0)
 		return
 	}
+	x.runWorker(cfg)
+}
+
+// runWorker runs the request on a worker of x.interp and relays its
+// response.
+func (x *exchange) runWorker(cfg *config.Config) {
 	wc, err := x.s.wireFor(cfg, x.m, x.base)
 	if err != nil {
 		x.log().Error("request failed", "err", err)
 		x.errorResponse(500, nil)
 		return
 	}
-	p, err := x.s.pool(x.m.Interpreter)
+	p, err := x.s.pool(x.interp)
 	if err != nil {
 		x.log().Error("request failed", "err", err)
 		x.errorResponse(503, nil)
@@ -526,7 +558,7 @@ func (x *exchange) serve() {
 	for attempt := 0; ; attempt++ {
 		wk, err := p.get(x.s.opts.QueueTimeout)
 		if err != nil {
-			x.log().Error("no worker for request", "interpreter", x.m.Interpreter, "err", err)
+			x.log().Error("no worker for request", "interpreter", x.interp, "err", err)
 			x.errorResponse(503, nil)
 			return
 		}
@@ -609,6 +641,10 @@ func (x *exchange) run(wc *wireConfig) (healthy bool, err error) {
 			}
 			if x.headersSent || x.refused {
 				return false, &ProtoError{Type: FrameHeaders, Err: "second HEADERS"}
+			}
+			if x.authz != nil && x.authz.head(x, h) {
+				x.refused = true
+				continue
 			}
 			if err := checkHeaders(h.Headers); err != nil {
 				// The handler's fault, not the worker's: answer 500, drop
@@ -762,6 +798,10 @@ func isTimeout(err error) bool {
 
 // finish completes the response after END (proto.go, END semantics).
 func (x *exchange) finish(e *EndFrame) {
+	if x.authz != nil {
+		x.finishAuthorizer(e)
+		return
+	}
 	switch {
 	case e.Result == ResultOK || e.Result == ResultDone:
 		if !x.headersSent {
@@ -912,6 +952,11 @@ func (x *exchange) errorRequest(headers []KV) *errorRequest {
 func (x *exchange) writeHead(status int, reason string, headers []KV) error {
 	b := append(x.head[:0], "Status: "...)
 	b = strconv.AppendInt(b, int64(status), 10)
+	if reason == "" && x.authz != nil {
+		// Apache's authorizer modules pass the status line on as sent:
+		// without a reason phrase the client would read "Unknown Reason".
+		reason = http.StatusText(status)
+	}
 	if reason != "" {
 		b = append(b, ' ')
 		b = append(b, reason...)
@@ -981,6 +1026,7 @@ func queryOf(r *fcgi.Request) config.Query {
 		LocalPort: port,
 		URI:       r.Param("SCRIPT_NAME") + r.Param("PATH_INFO"),
 		Filename:  scriptFilename(r.Param("SCRIPT_FILENAME")),
+		Params:    r, // for <If> conditions
 	}
 }
 
@@ -1090,7 +1136,7 @@ func (x *exchange) buildMeta(q config.Query) []KV {
 	add("protocol", r.Param("SERVER_PROTOCOL"))
 	add("the_request", r.Param("REQUEST_METHOD")+" "+unparsed+" "+r.Param("SERVER_PROTOCOL"))
 	add("request_time", strconv.FormatFloat(float64(x.start.UnixMicro())/1e6, 'f', 6, 64))
-	add("interpreter", x.m.Interpreter)
+	add("interpreter", x.interp)
 	add("transport", transportOf(r))
 	add("role", r.Role.String())
 	if v := r.Param("FCGI_APACHE_ROLE"); v != "" {
@@ -1105,8 +1151,18 @@ func (x *exchange) buildMeta(q config.Query) []KV {
 	if strings.EqualFold(r.Param("HTTPS"), "on") {
 		add("https", "1")
 	}
-	if v, ok := r.LookupParam("REMOTE_USER"); ok {
+	if v, ok := r.LookupParam("MPGATE_USER"); ok && x.authz == nil && phaseIn(x.done, "PythonAuthenHandler") {
+		// The user PythonAuthenHandler set in the authorizer (mod_fcgid's
+		// REMOTE_USER is always the Basic user name).
 		add("user", v)
+	} else if v, ok := r.LookupParam("REMOTE_USER"); ok {
+		add("user", v)
+	}
+	if x.done != "" && x.authz == nil {
+		add("phases_done", x.done)
+	}
+	if x.authz != nil {
+		add("authorizer", strings.Join(x.authz.phases, ","))
 	}
 	if v, ok := r.LookupParam("AUTH_TYPE"); ok {
 		add("ap_auth_type", v)
@@ -1120,7 +1176,19 @@ func (x *exchange) buildMeta(q config.Query) []KV {
 // base.
 func wireConfigOf(cfg *config.Config, m *config.Merged, base *config.VirtualHost) map[string]any {
 	handlers := make(map[string][]map[string]any, len(m.Handlers))
+	lists := make(map[string][]config.Handler, len(m.Handlers)+len(earlyPhases))
 	for key, hs := range m.Handlers {
+		lists[key] = hs
+	}
+	// The phases before URI translation run with the virtual host's lists
+	// (mod_python.md §1.6).
+	for _, phase := range earlyPhases {
+		delete(lists, phase)
+		if hs, _ := m.Phase(phase); len(hs) > 0 {
+			lists[phase] = hs
+		}
+	}
+	for key, hs := range lists {
 		list := make([]map[string]any, len(hs))
 		for i, h := range hs {
 			var dir any
@@ -1150,6 +1218,7 @@ func wireConfigOf(cfg *config.Config, m *config.Merged, base *config.VirtualHost
 		"is_location":     m.IsLocation,
 		"config_dir":      nullable(m.ConfigDir),
 		"auth_type":       nullable(m.AuthType),
+		"auth_required":   m.AuthRequired,
 		"auth_name":       nullable(m.AuthName),
 		"log_level":       m.LogLevel,
 		"server":          serverJSON(cfg, m.VHost),

@@ -35,7 +35,9 @@ func serveCommand() *cli.Command {
 			"and answers FastCGI requests on RUN-DIR/mpgate.sock until SIGTERM or SIGINT (a second signal\n" +
 			"cuts the drain of in-flight requests short). SIGHUP re-reads the configuration.\n\n" +
 			"Apache side: Include apache-conf/mpgate-proxy.conf and point the migrated sections at the socket.",
-		Flags:  append(siteFlags(), daemonFlags()...),
+		Flags: append(append(siteFlags(), daemonFlags()...),
+			&cli.StringFlag{Name: "authz-listen", EnvVars: []string{"MPGATE_AUTHZ_LISTEN"},
+				Usage: "`HOST:PORT` (TCP) serving only FastCGI AUTHORIZER requests, for mod_authnz_fcgi (apache-conf/mpgate-proxy.conf, Define MPGATE_AUTHZ_PORT); other requests there are refused"}),
 		Action: serve,
 	}
 }
@@ -126,6 +128,7 @@ func serve(c *cli.Context) error {
 	}
 	defer os.Remove(passPath)
 	listeners := []net.Listener{ln}
+	var authzLn net.Listener
 	for _, spec := range c.StringSlice("listen") {
 		addr, ok := strings.CutPrefix(spec, "tcp:")
 		if !ok {
@@ -137,6 +140,25 @@ func serve(c *cli.Context) error {
 		}
 		listeners = append(listeners, tl)
 	}
+	// The authorizer listener: any local user can connect to a TCP port, so
+	// it serves only AUTHORIZER requests, with a server of its own.
+	var asrv *fcgi.Server
+	if addr := c.String("authz-listen"); addr != "" {
+		al, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("--authz-listen %s: %w", addr, err)
+		}
+		name := "--authz-listen " + al.Addr().String()
+		ah := d.AuthorizerHandler(name)
+		asrv = &fcgi.Server{Handler: fcgi.HandlerFunc(func(w *fcgi.Response, r *fcgi.Request) uint32 {
+			lastRequest.Store(time.Now().UnixNano())
+			defer lastRequest.Store(time.Now().UnixNano())
+			return ah.ServeFCGI(w, r)
+		}), Logger: log}
+		defer asrv.Close()
+		authzLn = al
+		log.Info("serving AUTHORIZER requests", "listen", al.Addr().String())
+	}
 	pidFile := filepath.Join(run, "mpgate.pid")
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return fmt.Errorf("pid file: %w", err)
@@ -146,7 +168,17 @@ func serve(c *cli.Context) error {
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(listeners))
+	errs := make(chan error, len(listeners)+1)
+	if authzLn != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := asrv.Serve(authzLn); err != nil && !errors.Is(err, fcgi.ErrServerClosed) {
+				errs <- fmt.Errorf("serve %s: %w", authzLn.Addr(), err)
+				cancel()
+			}
+		}()
+	}
 	for _, l := range listeners {
 		wg.Add(1)
 		go func() {
@@ -272,9 +304,15 @@ loop:
 	pln.Close()
 	sctx, scancel := context.WithTimeout(hardStop(c.Context), shutdownGrace)
 	defer scancel()
+	if asrv != nil {
+		go asrv.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("drain cut short", "err", err)
 		srv.Close()
+	}
+	if asrv != nil {
+		asrv.Close()
 	}
 	wg.Wait()
 	d.Close()

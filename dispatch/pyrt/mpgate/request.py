@@ -55,6 +55,9 @@ _VALID_PHASES = frozenset((
     "PythonAuthzHandler", "PythonTypeHandler", "PythonFixupHandler",
     "PythonLogHandler", "PythonInitHandler"))
 
+# The phases an AUTHORIZER request runs for Apache's authentication.
+_AUTH_PHASES = frozenset(("PythonAuthenHandler", "PythonAuthzHandler"))
+
 # httpd's method numbers (M_*), by name; HEAD counts as GET.
 _METHOD_NUMBERS = {
     "GET": 0, "HEAD": 0, "PUT": 1, "POST": 2, "DELETE": 3, "CONNECT": 4, "OPTIONS": 5,
@@ -172,6 +175,9 @@ class Exchange:
         self.id = req_id
         self.headers_sent = False
         self.ended = False
+        # Set once the response is complete (the log and cleanup phases):
+        # what handlers write then is dropped.
+        self.sealed = False
         self.broken = None  # type: Optional[BaseException]
         self.hold = bytearray()
         self.body_remaining = content_length if content_length is not None else 0
@@ -216,6 +222,8 @@ class Exchange:
         """Adds body bytes; sends them (and HEADERS) now if flush or if more
         than HOLD_BYTES are held."""
         self._check()
+        if self.sealed:
+            return
         self.hold += data
         if flush:
             self.push(req, True)
@@ -226,6 +234,8 @@ class Exchange:
         """Sends HEADERS and the held body; with flush a FLUSH frame and the
         socket write follow."""
         self._check()
+        if self.sealed:
+            return
         self.send_head(req)
         if self.hold:
             data = bytes(self.hold)
@@ -247,6 +257,8 @@ class Exchange:
 
     def sendfile(self, req: "mp_request", f: Any, length: int) -> int:
         """Streams up to length bytes of file f as WRITE frames."""
+        if self.sealed:
+            return 0
         self.push(req, False)
         sent = 0
         while sent < length:
@@ -424,6 +436,7 @@ class SiteConfig:
          "addhandler_exts": ".py .psp",
          "auth_type": null | "Basic", "auth_name": null | "realm",
          "cgi_pass_auth": false,                      # CGIPassAuth On in the site's configuration
+         "auth_required": false,                      # a Require line needs a user: the auth phases run
          "log_level": 4,                              # optional: the LogLevel in effect (filters log_error)
          "is_location": false, "config_dir": "/srv/www/" | null,
          "pythonpath": ..., "debug": ..., "autoreload": ...,   # ignored: read from "directives"
@@ -459,6 +472,15 @@ class SiteConfig:
         self.auth_type = raw.get("auth_type")  # type: Optional[str]
         self.auth_name = raw.get("auth_name")  # type: Optional[str]
         self.config_dir = raw.get("config_dir")  # type: Optional[str]
+        # Whether Apache runs the authentication phases for the request: a
+        # Require line in effect needs a user (config.Merged.AuthRequired).
+        self.auth_required = bool(raw.get("auth_required"))
+        # The phases with a handler list, plain or qualified with an
+        # extension: a phase outside it is skipped with no further work.
+        self.phases = frozenset(k.split(".", 1)[0] for k in self.handlers)
+        # Whether PythonLogHandler or PythonCleanupHandler will run after the
+        # response: the response then goes out before them.
+        self.after_phases = "PythonLogHandler" in self.phases or "PythonCleanupHandler" in self.phases
         # CGIPassAuth On in the site's own configuration: only then does
         # add_common_vars copy Authorization (the rewritten sections always
         # pass it to mpgate, so its presence among the params tells nothing).
@@ -926,6 +948,11 @@ class mp_request(object):
         self._hlist = None  # type: Optional[mp_hlist]
         self._extension = None  # type: Optional[str]
         self._dynamic = {}  # type: Dict[str, List[Dict[str, Any]]]
+        # The phases an authorizer (FastCGI AUTHORIZER request) already ran,
+        # which the worker skips; whether any phase dispatched to Python
+        # (PythonCleanupHandler runs only then, as in mod_python).
+        self._phases_done = frozenset()  # type: frozenset
+        self._dispatched = False
         self._config_table = None  # type: Optional[_apache.table]
         self._options_table = None  # type: Optional[_apache.table]
         self._server_obj = None  # type: Optional[mp_server]
@@ -1469,8 +1496,8 @@ class mp_request(object):
     def internal_redirect(self, new_uri: str) -> None:
         """Runs a new request for new_uri (a local URI, with its query
         string) in place of this one, as Apache's ap_internal_redirect does:
-        the daemon maps the URI and looks its configuration up; its content
-        handler runs here and now, in this worker, with this request as its
+        the daemon maps the URI and looks its configuration up; its phases
+        (content handler included) run here and now, in this worker, with this request as its
         req.prev, and its response is the response. The redirected request
         takes over this one's session, so that req.get_session() or
         Session(req) there continues it instead of deadlocking. A target
@@ -1506,7 +1533,13 @@ class mp_request(object):
         if saved is not None and importer._ctx is not None:
             importer._ctx.cache = saved.cache  # one module per file for the whole request
         try:
-            result = w.run_content_phase(new)
+            # Apache runs the new request's phases again (post-read
+            # included); authentication is skipped once a user is known
+            # (request.c skips it when the previous request passed it).
+            new._phases_done = self._phases_done
+            if new._user is not None:
+                new._phases_done = new._phases_done | _AUTH_PHASES
+            result = w.run_phases(new)
             self._redirect_end = w.finish(new, result)
         finally:
             importer._ctx = saved

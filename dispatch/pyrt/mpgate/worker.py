@@ -63,6 +63,26 @@ CONTROL_WORKER_INIT = "worker.init"
 # The content handlers mod_python answers for (mod_python.c PythonHandler).
 _PYTHON_HANDLERS = ("mod_python", "python-program")
 
+# The phases before authentication, in Apache's order (mod_python.md §1.6):
+# post_read_request runs PythonInitHandler then PythonPostReadRequestHandler
+# (mod_python.c PythonPostReadRequestHandler, which also marks
+# python_init_ran, so the header parser's fallback to PythonInitHandler never
+# fires in a main request), then translate_name, header_parser and
+# access_checker. Apache has translated the URI already: what a
+# PythonTransHandler sets on req stays for the later phases.
+_BEFORE_AUTH = ("PythonInitHandler", "PythonPostReadRequestHandler", "PythonTransHandler",
+                "PythonHeaderParserHandler", "PythonAccessHandler")
+# The phases an AUTHORIZER request may run.
+_AUTHORIZER_PHASES = ("PythonAccessHandler", "PythonAuthenHandler", "PythonAuthzHandler")
+
+
+def _phase_set(s: Optional[str]) -> frozenset:
+    """Parses the phases an authorizer ran: names separated by commas
+    (Apache joins a Variable repeated across AUTHORIZER calls with ", ")."""
+    if not s:
+        return frozenset()
+    return frozenset(p.strip() for p in s.split(",") if p.strip())
+
 
 class Channel:
     """The worker's end of the protocol socket: frames are queued in one
@@ -402,10 +422,15 @@ class Worker:
 
         req = mp_request(ex, config, r.params, meta, self.interpreter, self._log_sink)
         end = None  # type: Optional[Tuple[int, List[Tuple[str, str]], List[Tuple[Any, Any]]]]
+        authorizer = meta.get("authorizer")
         try:
             importer.begin_request(req)
-            result = self.run_content_phase(req)
-            end = self.finish(req, result)
+            if authorizer is not None:
+                end = self.run_authorizer(req, [p for p in authorizer.split(",") if p])
+            else:
+                req._phases_done = _phase_set(meta.get("phases_done"))
+                result = self.run_phases(req)
+                end = self.finish(req, result)
         except ExchangeError:
             pass
         except BaseException:  # noqa: B902  (a bug in mpgate: fail the request, keep serving)
@@ -413,11 +438,21 @@ class Worker:
                 for line in traceback.format_exc().rstrip("\n").split("\n"):
                     ex.log(apache.APLOG_ERR, "mpgate worker: " + line)
                 end = (apache.HTTP_INTERNAL_SERVER_ERROR, [("error", "internal error in the mpgate worker")], [])
-        # req.register_cleanup callables run before END, once the response
-        # body has gone out: what they log belongs to the request and reaches
-        # Apache's error log, as in mod_python (after END it could not).
+        # The log phase, req.register_cleanup callables and PythonCleanupHandler
+        # run before END, once the response body has gone out: what they log
+        # belongs to the request and reaches Apache's error log, as in
+        # mod_python (after END it could not). What they write is dropped:
+        # the response is complete.
         if ex.broken is None:
-            self._run_cleanups(req)
+            ex.sealed = True
+            try:
+                if authorizer is None:
+                    self.run_log_phase(req, end)
+                self._run_cleanups(req)
+                if req._dispatched:
+                    self.run_after_phase(req, "PythonCleanupHandler")
+            except ExchangeError:
+                pass
             for s in self.streams:
                 s.end_request(ex)
         # The site modules this request loaded, reloaded or gave new
@@ -433,18 +468,154 @@ class Worker:
             return apache.DECLINED
         return self.run_phase(req, "PythonHandler")
 
+    def run_phases(self, req: mp_request) -> int:
+        """Runs the request phases in Apache's order (mod_python.md §1.6)
+        up to and including the content phase, and returns the result that
+        decides the response: the content phase's, DONE when a phase ended
+        the request, or the error status a phase returned. Phases an
+        authorizer already ran (req._phases_done) are skipped; the
+        authentication phases run only when Apache would run them (a Require
+        needing a user)."""
+        OK, DECLINED = apache.OK, apache.DECLINED
+        done = req._phases_done
+        # The type mod_mime gives the file is set in type_checker, after
+        # the phases before it (which see None).
+        mime_type = req._content_type
+        req._content_type = None
+        for phase in _BEFORE_AUTH:
+            if phase in done:
+                continue
+            rc = self.run_phase(req, phase)
+            if rc != OK and rc != DECLINED:
+                # RUN_ALL and RUN_FIRST hooks alike: anything but OK or
+                # DECLINED ends the request (DONE: nothing more is sent).
+                return rc
+        if req._site.auth_required:
+            if "PythonAuthenHandler" not in done:
+                rc = self.authen_result(req, self.run_phase(req, "PythonAuthenHandler"))
+                if rc == DECLINED:
+                    if req._user is None:
+                        # No module authenticated: request.c decl_die.
+                        req._log(apache.APLOG_CRIT, "AH00027: No authentication done but request not allowed "
+                                 "without authentication for %s. Authentication not configured?" % (req._uri or ""))
+                        return apache.HTTP_INTERNAL_SERVER_ERROR
+                elif rc != OK:
+                    return rc
+            if "PythonAuthzHandler" not in done:
+                rc = self.run_phase(req, "PythonAuthzHandler")
+                if rc != OK and rc != DECLINED:
+                    return rc
+        # type_checker is RUN_FIRST, and mod_mime, loaded before mod_python,
+        # answers first: PythonTypeHandler runs only for a file mod_mime
+        # finds no type for (not for a directory, which it types itself).
+        if mime_type is not None:
+            req._content_type = mime_type
+        elif ("PythonTypeHandler" in req._site.phases or "PythonTypeHandler" in req._dynamic) and \
+                not (req._filename and os.path.isdir(req._filename)):
+            rc = self.run_phase(req, "PythonTypeHandler")
+            if rc != OK and rc != DECLINED:
+                return rc
+        rc = self.run_phase(req, "PythonFixupHandler")
+        if rc != OK and rc != DECLINED:
+            return rc
+        return self.run_content_phase(req)
+
+    def authen_result(self, req: mp_request, rc: int) -> int:
+        """Applies what mod_python.c python_handler does after
+        PythonAuthenHandler: OK without req.user is a 500; 401 adds the
+        Basic challenge when AuthType is Basic (ap_note_basic_auth_failure,
+        which mod_auth_basic implements)."""
+        if rc == apache.OK and not req._user:
+            req._log(apache.APLOG_ERR, "python_handler: After PythonAuthenHandler req->user is NULL. "
+                     "Assign something to req.user if returning OK to avoid this error.")
+            return apache.HTTP_INTERNAL_SERVER_ERROR
+        if rc == apache.HTTP_UNAUTHORIZED:
+            auth_type = req._site.auth_type
+            if auth_type is None:
+                req._log(apache.APLOG_ERR, "AH00571: need AuthType to note auth failure: %s" % (req._uri or ""))
+            elif auth_type.lower() == "basic":
+                req._note_auth_failure()
+        return rc
+
+    def run_authorizer(self, req: mp_request, phases: List[str]) -> Tuple[int, List[Tuple[str, str]], List[Tuple[Any, Any]]]:
+        """Serves a FastCGI AUTHORIZER request: runs phases (PythonAccessHandler,
+        PythonAuthenHandler, PythonAuthzHandler, in that order) and returns
+        the END: OK with info "authorizer" (the phases run, comma separated)
+        and "user" (req.user after PythonAuthenHandler) on success, else the
+        error response's status and headers, as finish() makes them
+        (fastcgi-apache.md §1.8, §3)."""
+        ran = []  # type: List[str]
+        for phase in phases:
+            if phase not in _AUTHORIZER_PHASES:
+                req._log(apache.APLOG_ERR, "mpgate worker: %s is not an authorizer phase" % phase)
+                return self.finish(req, apache.HTTP_INTERNAL_SERVER_ERROR) or (apache.HTTP_INTERNAL_SERVER_ERROR, [], [])
+            rc = self.run_phase(req, phase)
+            if phase == "PythonAuthenHandler":
+                rc = self.authen_result(req, rc)
+                if rc == apache.DECLINED:
+                    # Nothing else would authenticate behind the authorizer.
+                    req._log(apache.APLOG_CRIT, "AH00025: configuration error:  couldn't check user: %s" % (req._uri or ""))
+                    rc = apache.HTTP_INTERNAL_SERVER_ERROR
+            if rc == apache.DONE and not req._exchange.headers_sent and not req._exchange.hold:
+                # The request ends with nothing sent: Apache would send an
+                # empty response; an authorizer cannot, and must not let the
+                # request through.
+                req._log(apache.APLOG_ERR, "mpgate: %s returned DONE without a response; an authorizer cannot end "
+                         "the request there, so it is refused with 500" % phase)
+                rc = apache.HTTP_INTERNAL_SERVER_ERROR
+            if rc != apache.OK and rc != apache.DECLINED:
+                end = self.finish(req, rc)
+                return end if end is not None else (apache.HTTP_INTERNAL_SERVER_ERROR, [], [])
+            ran.append(phase)
+        ex = req._exchange
+        if ex.headers_sent:
+            req._log(apache.APLOG_ERR, "mpgate: an authorization handler wrote a response and returned OK; "
+                     "the response is not an authorizer's answer")
+            return (apache.DONE, [], [])
+        del ex.hold[:]
+        info = [("authorizer", ",".join(ran))]
+        if "PythonAuthenHandler" in ran and req._user is not None:
+            info.append(("user", req._user))
+        return (apache.OK, info, [])
+
+    def run_log_phase(self, req: mp_request,
+                      end: Optional[Tuple[int, List[Tuple[str, str]], List[Tuple[Any, Any]]]]) -> None:
+        """Runs PythonLogHandler once the response is decided (results
+        ignored), with req.status as Apache logs it."""
+        if end is not None and end[0] >= 100 and end[0] != req._status and not req._exchange.headers_sent:
+            # An error response the daemon sends after END.
+            req._status = end[0]
+        self.run_after_phase(req, "PythonLogHandler")
+
+    def run_after_phase(self, req: mp_request, phase: str) -> None:
+        """Runs PythonLogHandler or PythonCleanupHandler: results are
+        ignored, errors only logged (HandlerDispatch logs them)."""
+        try:
+            self.run_phase(req, phase)
+        except ExchangeError:
+            raise
+        except BaseException:  # noqa: B902  (a handler's error is only logged)
+            for line in traceback.format_exc().rstrip("\n").split("\n"):
+                req._log(apache.APLOG_ERR, "python_cleanup: " + line)
+
     def run_phase(self, req: mp_request, phase: str) -> int:
         """Runs the handler list of phase (configured, then added with
         req.add_handler) through CallBack.HandlerDispatch; DECLINED when
         there is none (mod_python.c python_handler)."""
+        dyn = req._dynamic.get(phase)
+        if phase not in req._site.phases and not dyn:
+            # The common case costs a dict lookup: no list for the phase.
+            return apache.DECLINED
         entries, ext = req._site.handler_list(phase, req._filename)
-        entries.extend(req._dynamic.get(phase, []))
+        if dyn:
+            entries.extend(dyn)
         if not entries:
             return apache.DECLINED
         req._hlist = mp_hlist([dict(e) for e in entries])
         if ext is not None:
             req._extension = ext
         req._phase = phase
+        req._dispatched = True
         try:
             result = self.callback.HandlerDispatch(req)
         finally:
@@ -475,8 +646,10 @@ class Worker:
                 # content-length filter, seeing it end in one brigade, would
                 # send its length.
                 req._set_final_length(len(ex.hold))
-            # With cleanups to run before END, what is left goes out first.
-            ex.push(req, bool(req._cleanups) and (bool(ex.hold) or not ex.headers_sent))
+            # With cleanups or log and cleanup handlers to run before END,
+            # what is left goes out first.
+            after = bool(req._cleanups) or req._site.after_phases or "PythonLogHandler" in req._dynamic
+            ex.push(req, after and (bool(ex.hold) or not ex.headers_sent))
             return (result, [], [])
         if result == apache.DECLINED:
             # httpd's default handler would send body bytes held back with
