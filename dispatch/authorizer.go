@@ -154,6 +154,12 @@ func (x *exchange) serveAuthorizer() {
 		q.URI = requestPath(r.Param("REQUEST_URI"))
 	}
 	x.m = cfg.Lookup(q)
+	if x.m.Err != nil {
+		// A broken .htaccess on the way refuses the request here too.
+		x.log().Error(x.m.Err.Error())
+		x.authzFailure(x.m.Status, nil)
+		return
+	}
 	x.base = cfg.BaseServer(q)
 	x.interp = ""
 	for _, phase := range a.phases {

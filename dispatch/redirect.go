@@ -11,7 +11,6 @@
 package dispatch
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -43,11 +42,14 @@ func (x *exchange) redirectResults(uri string) ([]KV, error) {
 		clean += "/"
 	}
 	r := x.r
-	root := firstNonEmpty(r.Param("DOCUMENT_ROOT"), x.m.VHost.DocumentRoot)
-	filename, pathInfo, err := mapURI(root, x.m.VHost.AliasMap(), clean)
-	if err != nil {
-		return nil, fmt.Errorf("internal_redirect %q: %w", uri, err)
+	cfg := x.s.cfg.Load()
+	file, how := cfg.MapURL(x.m.VHost, clean)
+	if strings.HasPrefix(how, "DocumentRoot") {
+		if root := r.Param("DOCUMENT_ROOT"); root != "" {
+			file = strings.TrimSuffix(root, "/") + clean
+		}
 	}
+	filename, pathInfo := splitPathInfo(file)
 	scriptName := strings.TrimSuffix(clean, pathInfo)
 
 	// The new request's params: the first one's, with the URI, its mapping
@@ -76,8 +78,12 @@ func (x *exchange) redirectResults(uri string) ([]KV, error) {
 	nr.Params = params
 	q := queryOf(&nr)
 	y := &exchange{s: x.s, r: &nr, id: x.id, start: x.start}
-	cfg := x.s.cfg.Load()
 	y.m = cfg.Lookup(q)
+	if y.m.Err != nil {
+		// A broken .htaccess above the target refuses it, as it would a
+		// request of the client's.
+		return nil, y.m.Err
+	}
 	wc, err := x.s.wireFor(cfg, y.m, cfg.BaseServer(q))
 	if err != nil {
 		return nil, err
@@ -95,25 +101,15 @@ func (x *exchange) redirectResults(uri string) ([]KV, error) {
 	return res, nil
 }
 
-// mapURI maps a clean URI path to a file as Apache's translate and
-// directory walk do: Alias prefixes first, else DocumentRoot; components
+// splitPathInfo splits the file a URI maps to (Alias, AliasMatch or
+// DocumentRoot, config.MapURL) as Apache's directory walk does: components
 // are followed while they are directories, and the first that is a file or
 // does not exist ends the file name (a missing one is a 404 for the default
 // handler, but a SetHandler handler still runs); the rest is path_info.
-func mapURI(root string, aliases [][2]string, p string) (filename, pathInfo string, err error) {
-	base, rest := root, p
-	for _, a := range aliases {
-		from := strings.TrimSuffix(a[0], "/")
-		if p == from || strings.HasPrefix(p, from+"/") {
-			base, rest = a[1], strings.TrimPrefix(p, from)
-			break
-		}
-	}
-	if base == "" {
-		return "", "", errors.New("no DocumentRoot to map it to")
-	}
-	cur := filepath.Clean(base)
-	comps := strings.Split(strings.Trim(rest, "/"), "/")
+func splitPathInfo(file string) (filename, pathInfo string) {
+	trailing := strings.HasSuffix(file, "/")
+	comps := strings.Split(strings.Trim(filepath.Clean(file), "/"), "/")
+	cur := "/"
 	for i, c := range comps {
 		if c == "" {
 			break
@@ -121,16 +117,15 @@ func mapURI(root string, aliases [][2]string, p string) (filename, pathInfo stri
 		next := filepath.Join(cur, c)
 		st, err := os.Stat(next)
 		if err != nil || !st.IsDir() {
-			pathInfo = ""
 			if i+1 < len(comps) {
 				pathInfo = "/" + strings.Join(comps[i+1:], "/")
+				if trailing {
+					pathInfo += "/"
+				}
 			}
-			if strings.HasSuffix(rest, "/") && pathInfo != "" {
-				pathInfo += "/"
-			}
-			return next, pathInfo, nil
+			return next, pathInfo
 		}
 		cur = next
 	}
-	return cur, "", nil
+	return cur, ""
 }
