@@ -264,22 +264,6 @@ func matchesAliases(v *VirtualHost, host string) bool {
 	return false
 }
 
-// AliasMap returns the server's two-argument Alias directives as (URL path,
-// file path) pairs, in configuration order: the mapping req.internal_redirect
-// needs to turn a URI into a file (AliasMatch is not applied).
-func (v *VirtualHost) AliasMap() [][2]string {
-	var out [][2]string
-	for _, d := range v.aliases {
-		if d.name != "Alias" {
-			continue
-		}
-		if ws := words(d.args); len(ws) == 2 {
-			out = append(out, [2]string{ws[0], ws[1]})
-		}
-	}
-	return out
-}
-
 // MapURL is the URI-to-file translation Apache does for v (mod_alias's
 // translate_alias_redir, then core's DocumentRoot): the virtual host's
 // Alias and AliasMatch lines, then the main server's, first match wins;
