@@ -925,7 +925,12 @@ func (b *builder) flagDirective(d *directiveDef, n *node, ctx *walkCtx) {
 	}
 	switch d.name {
 	case "PythonOptimize":
-		b.record(ctx, d, n) // sets an interpreter flag, not stored in get_config()
+		// Not stored in get_config(): mod_python sets Py_OptimizeFlag = 2
+		// for the whole process on any "On", wherever it is written.
+		b.record(ctx, d, n)
+		if v == "1" {
+			b.c.optimize = true
+		}
 		return
 	case "PythonEnablePdb":
 		if v == "1" {

@@ -77,6 +77,7 @@ type Config struct {
 	sections []*section // every section, indexed by section.idx
 	imports  []Import
 	defines  []string
+	optimize bool // some PythonOptimize On
 	listen   []string
 	tree     []*node
 	sel      selector
@@ -192,6 +193,11 @@ func Parse(name string, src []byte, opts Options) (*Config, error) {
 	}
 	return c, nil
 }
+
+// Optimize reports whether a PythonOptimize On was read anywhere: mod_python
+// then starts every interpreter with Python's optimize flag at 2 (as
+// python -OO: no assert statements, no docstrings, __debug__ false).
+func (c *Config) Optimize() bool { return c.optimize }
 
 // VirtualHosts returns the <VirtualHost> sections in file order. The slice
 // is shared: do not modify it.

@@ -230,7 +230,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // workers started from now on (their PythonImports, defines and servers).
 func (s *Server) SetConfig(cfg *config.Config) {
 	s.wireMu.Lock()
-	s.cfg.Store(cfg)
+	if old := s.cfg.Swap(cfg); old != nil && old != cfg {
+		// Requests still running on the old configuration look up
+		// .htaccess files with a stat instead of its watches.
+		defer old.Close()
+	}
 	s.wire = make(map[wireKey]*wireConfig)
 	s.initServers = nil
 	s.wireMu.Unlock()
@@ -292,6 +296,7 @@ func (s *Server) pool(interp string) (*Pool, error) {
 		spec := &workerSpec{python: s.opts.Python, boot: s.boot, interp: interp, env: s.opts.Env, cred: s.opts.Credential, log: s.log,
 			importTimeout: s.opts.RequestTimeout}
 		spec.init = func() ([]byte, bool) { return s.workerInit(interp) }
+		spec.optimize = func() bool { return s.cfg.Load().Optimize() }
 		spec.onExit = func(w *worker) { s.modules.Forget(w.owner) }
 		p = newPool(interp, spec, &s.opts, func() int { return s.minIdle(interp) })
 		s.pools[interp] = p

@@ -73,11 +73,14 @@ type worker struct {
 type workerSpec struct {
 	python string // interpreter binary
 	boot   string // path of bootstrap.py
-	interp string // mod_python interpreter name
-	env    []string
-	cred   *syscall.Credential
-	log    *slog.Logger
-	onExit func(*worker) // called once the process has been reaped
+	// optimize reports, when the worker starts, whether it runs as
+	// python -OO (PythonOptimize On); nil means no.
+	optimize func() bool
+	interp   string // mod_python interpreter name
+	env      []string
+	cred     *syscall.Credential
+	log      *slog.Logger
+	onExit   func(*worker) // called once the process has been reaped
 	// init returns the CONTROL worker.init payload a new worker gets
 	// before its HELLO (lifecycle.go), and whether it has PythonImports to
 	// run; nil sends none.
@@ -109,7 +112,11 @@ func startWorker(spec *workerSpec, id int) (*worker, error) {
 		conn.Close()
 		return nil, fmt.Errorf("start worker: pipe: %w", err)
 	}
-	cmd := exec.Command(spec.python, "-s", spec.boot)
+	args := []string{"-s", spec.boot}
+	if spec.optimize != nil && spec.optimize() {
+		args = []string{"-s", "-OO", spec.boot}
+	}
+	cmd := exec.Command(spec.python, args...)
 	cmd.Dir = "/"
 	cmd.Env = append(append([]string(nil), spec.env...),
 		"MPGATE_INTERPRETER="+spec.interp,
