@@ -16,5 +16,5 @@ const (
 
 // FS holds the snippets.
 //
-//go:embed mpgate-proxy.conf mpgate-fcgid.conf
+//go:embed mpgate-proxy.conf mpgate-fcgid.conf mpgate-cgi.conf
 var FS embed.FS

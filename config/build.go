@@ -485,6 +485,10 @@ func init() {
 	}
 }
 
+// defaultAdmin is httpd's DEFAULT_ADMIN: server_admin of a configuration
+// without ServerAdmin, which its virtual hosts inherit.
+const defaultAdmin = "[no address given]"
+
 // canonicalSection spells a section name as Apache does.
 func canonicalSection(name string) string {
 	switch strings.ToLower(name) {
@@ -1356,6 +1360,9 @@ func (b *builder) finish() {
 	m.locs = m.ownLocs
 	m.files = m.ownFiles
 	m.Directives, m.Options = mergedServerConfig(nil, nil, m.srvDirectives, m.srvOptions)
+	if m.ServerAdmin == "" {
+		m.ServerAdmin = defaultAdmin
+	}
 	resolveFacts(m, m)
 	m.base = []*section{m.body}
 	m.early = newServerLevel(m)

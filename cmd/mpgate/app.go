@@ -56,8 +56,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: append([]*cli.Command{
 			serveCommand(),
 			fcgidCommand(),
+			cgiCommand(),
 			previewCommand(),
 			configCommand(),
+			explainCommand(),
 			sessionsCommand(),
 			{
 				Name:  "version",

@@ -195,7 +195,11 @@ func (rl *relay) connectPass() error {
 	rl.close()
 	c, err := net.Dial("unix", passSocket(rl.run))
 	if err != nil {
-		if c, err = rl.startDaemon(); err != nil {
+		c, err = startDaemon(daemonStart{
+			run: rl.run, sock: passSocket(rl.run), args: rl.serveArgs,
+			output: os.Stderr, where: "the error log above", log: rl.log,
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -224,16 +228,29 @@ func peerClosed(c net.Conn) bool {
 	return closed
 }
 
+// daemonStart says how a relay (`mpgate fcgid`, `mpgate cgi`) starts the
+// daemon it needs.
+type daemonStart struct {
+	run    string   // the run directory, for the start lock
+	sock   string   // the daemon's socket the relay dials, which answers once it is ready
+	args   []string // the arguments of `mpgate serve` (serveArgs)
+	env    []string // the daemon's environment; nil means the relay's
+	output *os.File // the daemon's stdout and stderr
+	where  string   // what output is, for messages: "the error log above", a file name
+	log    *slog.Logger
+}
+
 // startDaemon starts `mpgate serve` detached (own session, no inherited
-// descriptors, stderr to Apache's error log) unless another relay is doing
-// it, and waits until its socket answers. The start lock makes ten relays
-// starting at once start one daemon; the daemon's own run-directory lock
-// makes it exactly one even against a daemon started by hand.
-func (rl *relay) startDaemon() (net.Conn, error) {
-	if err := os.MkdirAll(rl.run, 0o755); err != nil {
+// descriptors, stdout and stderr to d.output: Apache's error log for the
+// fcgid relay) unless another relay is doing it, and waits until d.sock
+// answers. The start lock makes ten relays starting at once start one
+// daemon; the daemon's own run-directory lock makes it exactly one even
+// against a daemon started by hand.
+func startDaemon(d daemonStart) (net.Conn, error) {
+	if err := os.MkdirAll(d.run, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	lf, err := os.OpenFile(filepath.Join(rl.run, "start.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	lf, err := os.OpenFile(filepath.Join(d.run, "start.lock"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("start lock: %w", err)
 	}
@@ -242,7 +259,7 @@ func (rl *relay) startDaemon() (net.Conn, error) {
 		return nil, fmt.Errorf("start lock: %w", err)
 	}
 	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-	if c, err := net.Dial("unix", passSocket(rl.run)); err == nil {
+	if c, err := net.Dial("unix", d.sock); err == nil {
 		return c, nil // another relay started it meanwhile
 	}
 	self, err := os.Executable()
@@ -254,16 +271,17 @@ func (rl *relay) startDaemon() (net.Conn, error) {
 		return nil, err
 	}
 	defer null.Close()
-	cmd := exec.Command(self, rl.serveArgs...)
+	cmd := exec.Command(self, d.args...)
 	cmd.Dir = "/"
+	cmd.Env = d.env
 	cmd.Stdin = null
-	cmd.Stdout = os.Stderr // Apache's error log
-	cmd.Stderr = os.Stderr
+	cmd.Stdout = d.output
+	cmd.Stderr = d.output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start daemon: %w", err)
 	}
-	rl.log.Info("started mpgate daemon", "pid", cmd.Process.Pid, "socket", rl.sock)
+	d.log.Info("started mpgate daemon", "pid", cmd.Process.Pid, "socket", d.sock)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reap it if it exits while this relay lives
 
@@ -272,15 +290,15 @@ func (rl *relay) startDaemon() (net.Conn, error) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		c, err := net.Dial("unix", passSocket(rl.run))
+		c, err := net.Dial("unix", d.sock)
 		if err == nil {
 			return c, nil
 		}
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("daemon exited at start (%v); see the error log above", err)
+			return nil, fmt.Errorf("daemon exited at start (%v); see %s", err, d.where)
 		case <-ctx.Done():
-			return nil, fmt.Errorf("daemon did not open %s within %v", passSocket(rl.run), daemonStartTimeout)
+			return nil, fmt.Errorf("daemon did not open %s within %v", d.sock, daemonStartTimeout)
 		case <-t.C:
 		}
 	}

@@ -26,7 +26,11 @@ func main() {
 		stopHard()
 	}()
 	app := newApp(os.Stdout, os.Stderr)
-	err := app.RunContext(withHardStop(ctx, hard), os.Args)
+	args := os.Args
+	if cgiRequested() { // ScriptAlias runs the binary itself: no subcommand (cgi.go)
+		args = []string{args[0], "cgi"}
+	}
+	err := app.RunContext(withHardStop(ctx, hard), args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mpgate:", err)
 		os.Exit(exitCode(err))
