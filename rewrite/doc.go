@@ -38,5 +38,21 @@
 // The <FilesMatch> replacing an AddHandler is a <Files> section, so it outranks a SetHandler of a
 // deeper <Directory> and ignores "RemoveHandler .py" and later extensions mapped to other handlers
 // ("x.py.cgi" with "AddHandler cgi-script .cgi"), which mod_mime would honour. Such requests reach
-// the daemon, which applies mod_mime's rules itself. Directives in .htaccess files are not rewritten.
+// the daemon, which applies mod_mime's rules itself.
+//
+// # Access files
+//
+// With Options.AccessFiles (mpgate preview), the .htaccess files Apache would read (access.go:
+// under each DocumentRoot and <Directory>, where AllowOverride or AllowOverrideList lets Apache
+// read them, by every AccessFileName) are rewritten too, untouched on disk: each becomes a
+// <Directory> section of Result.AccessConf, included after the site, which merges where the file
+// would (see accessConf for the two differences), and Apache reads no access file itself.
+//
+// # Migrate
+//
+// Migrate (migrate.go) edits a server's real configuration in place instead of copying it, for
+// the sections chosen (the others stay with a still-loaded mod_python), .htaccess files included;
+// Plan.Diff shows the change as a unified diff, Plan.Apply writes it with backups and a state
+// file (apply.go), Revert undoes every step. Via "cgi" (ViaCGI) is a third transport: each
+// handler becomes SetHandler mpgate-relay, which apache-conf/mpgate-cgi.conf maps to the relay.
 package rewrite

@@ -17,8 +17,9 @@ import (
 
 // handlerLine is a mod_python handler line.
 type handlerLine struct {
-	set  bool     // SetHandler; otherwise AddHandler
-	exts []string // AddHandler's extensions: lowercase, without the leading dot
+	set    bool       // SetHandler; otherwise AddHandler
+	exts   []string   // AddHandler's extensions: lowercase, without the leading dot
+	phases []phaseUse // a Python*Handler line of another phase (auth.go); set and exts unused
 }
 
 // addition is the FastCGI handler for one handler line.
@@ -60,6 +61,9 @@ func (w *fileWalk) place(ln line, h *handlerLine) (*addition, error) {
 	}
 	e := slices.IndexFunc(w.stack, func(b *block) bool { return b.pyModule })
 	if e < 0 {
+		if len(h.phases) > 0 && w.mergePhase(h) {
+			return nil, nil
+		}
 		return add, nil
 	}
 	// Inside <IfModule mod_python.c> a stock Apache would never see the handler: it goes after
@@ -93,14 +97,33 @@ func (w *fileWalk) emit(ind, eol string, chain []*block, adds []*addition, landi
 	for i, b := range chain {
 		out = append(out, genLine{i, b.open})
 	}
+	// section: the once-per-section directives are still to be written, with the first
+	// handler (a phase line that needs no handler writes none).
 	section := len(chain) > 0 || !w.sectionDone[landing]
-	if len(chain) == 0 {
-		w.sectionDone[landing] = true
-	}
-	for i, a := range adds {
-		lines := w.rw.handlerLines(a)
-		if i == 0 && section {
-			lines = append(lines, w.rw.sectionLines(a.scope)...)
+	for _, a := range adds {
+		var lines []genLine
+		if len(a.h.phases) > 0 {
+			var routed bool
+			lines, routed = w.phaseLines(a, landing, section)
+			if routed {
+				lines = append(lines[:1:1], append(w.rw.sectionLines(a.scope), lines[1:]...)...)
+				section = false
+				if len(chain) == 0 {
+					w.sectionDone[landing] = true
+				}
+			}
+			if len(lines) == 0 {
+				continue
+			}
+		} else {
+			lines = w.rw.handlerLines(a)
+			if section {
+				lines = append(lines, w.rw.sectionLines(a.scope)...)
+				section = false
+			}
+			if len(chain) == 0 {
+				w.sectionDone[landing] = true
+			}
 		}
 		for _, l := range lines {
 			out = append(out, genLine{depth + l.depth, l.text})
@@ -182,6 +205,9 @@ func (rw *rewriter) sectionLines(scope blockKind) []genLine {
 			lines = []string{"Options +ExecCGI", rw.wrapper}
 			dirOnly = []string{"CGIPassAuth On"}
 		}
+	case ViaCGI:
+		// The relay's <Location> in apache-conf/mpgate-cgi.conf passes Authorization itself.
+		return nil
 	default:
 		panic(errors.New("rewrite: unknown Via " + string(rw.opts.Via)))
 	}

@@ -26,6 +26,11 @@ const (
 	// if needed). Each handler becomes SetHandler fcgid-script with Options +ExecCGI and
 	// FcgidWrapper "MPGATE fcgid ..." virtual (fastcgi-apache.md §1.3, style B).
 	ViaFcgid Via = "fcgid"
+	// ViaCGI: mod_cgi or mod_cgid runs `mpgate cgi` once per request, which relays it to the
+	// daemon. Each handler becomes SetHandler mpgate-relay, which apache-conf/mpgate-cgi.conf maps
+	// to the relay with Action (fastcgi-apache.md §4 C3, §11 "CGI"); the relay's own <Location>
+	// there carries what the request needs (CGIPassAuth), so the section gets nothing else.
+	ViaCGI Via = "cgi"
 )
 
 // Options configures Site. OutDir, Via and, for ViaProxy, Socket or, for ViaFcgid, Mpgate and RunDir
@@ -61,6 +66,12 @@ type Options struct {
 	// LookupEnv finds the environment variables that ${NAME} refers to when no Define sets NAME,
 	// as Apache does; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// AccessFiles also rewrites the access files (.htaccess) Apache reads under the site's
+	// DocumentRoots and <Directory> sections, which may hold Python* lines a stock Apache
+	// rejects, without touching them: each becomes a <Directory> section of Result.AccessConf,
+	// which the server configuration must Include after the site, and with an AccessFileName
+	// naming no file (every AccessFileName line of the site is guarded). See accessConf.
+	AccessFiles bool
 }
 
 // Result describes what Site wrote.
@@ -71,6 +82,10 @@ type Result struct {
 	Files []File
 	// Changes lists every change, ordered by file (as in Files), then line.
 	Changes []Change
+	// AccessConf is the file holding the rewritten access files (Options.AccessFiles), or "".
+	AccessConf string
+	// AccessFiles lists the access files rewritten into AccessConf.
+	AccessFiles []string
 	// Env lists, sorted, the environment variables the configuration refers to as ${NAME}
 	// without a Define for NAME. Processes that read the original configuration (the daemon,
 	// including one started by a mod_fcgid relay, which gets only FcgidInitialEnv) need them.
@@ -97,6 +112,9 @@ const (
 	VhostTagged
 	// IncludeRewritten: an Include or IncludeOptional now names the rewritten copies.
 	IncludeRewritten
+	// SnippetIncluded: the server-level lines including the apache-conf snippet were added
+	// (Migrate).
+	SnippetIncluded
 )
 
 func (k ChangeKind) String() string {
@@ -111,6 +129,8 @@ func (k ChangeKind) String() string {
 		return "vhost tagged"
 	case IncludeRewritten:
 		return "include rewritten"
+	case SnippetIncluded:
+		return "snippet included"
 	}
 	return fmt.Sprintf("ChangeKind(%d)", int(k))
 }
@@ -138,16 +158,17 @@ func (c Change) String() string {
 // (see the package documentation). Errors in the configuration are *Error values naming the file
 // and line; nothing is written unless the whole configuration could be rewritten.
 func Site(src string, opts Options) (*Result, error) {
-	rw, err := newRewriter(src, opts)
+	rw, err := newRewriter(src, opts, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := rw.rewriteFile(rw.src, nil); err != nil {
-		var e *Error
-		if errors.As(err, &e) {
+	if err := rw.walkMain(); err != nil {
+		return nil, err
+	}
+	if opts.AccessFiles {
+		if err := rw.accessConf(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("rewrite: %w", err)
 	}
 	if err := rw.write(); err != nil {
 		return nil, fmt.Errorf("rewrite: %w", err)
@@ -208,6 +229,10 @@ type block struct {
 	mpgateOff bool // <IfDefine !MPGATE>: false for mpgate only
 
 	after []pending // FastCGI handlers to add after its closing line
+
+	dir   *dirSection // a <Directory>: its record for finding access files
+	unit  *unit       // Migrate: the section it is, when it is one
+	vunit *unit       // Migrate: a <VirtualHost>'s lines outside sections
 }
 
 // pending is a FastCGI handler to add after an <IfModule mod_python.c> block, inside copies of the
@@ -237,9 +262,14 @@ type rewriter struct {
 	outputs map[string]string // rewritten text by source path
 	order   []string          // source paths in the order Apache first reads them
 	changes []Change
+
+	scan        *confScan  // what the walk learnt for finding access files (.htaccess)
+	access      string     // the text of AccessConf (Options.AccessFiles)
+	accessFiles []string   // the access files in it
+	mig         *migration // set by Migrate: edit in place, only the chosen sections
 }
 
-func newRewriter(src string, opts Options) (*rewriter, error) {
+func newRewriter(src string, opts Options, mig *migration) (*rewriter, error) {
 	abs, err := filepath.Abs(src)
 	if err != nil {
 		return nil, fmt.Errorf("rewrite: %w", err)
@@ -253,6 +283,8 @@ func newRewriter(src string, opts Options) (*rewriter, error) {
 		defineAny: make(map[string]bool),
 		root:      &block{kind: kindTop, truth: truthTrue},
 		outputs:   make(map[string]string),
+		scan:      newConfScan(),
+		mig:       mig,
 	}
 	if rw.opts.LookupEnv == nil {
 		rw.opts.LookupEnv = os.LookupEnv
@@ -273,37 +305,63 @@ func newRewriter(src string, opts Options) (*rewriter, error) {
 		}
 		rw.defined[d] = true
 	}
-	if opts.OutDir == "" {
-		return nil, errors.New("rewrite: no OutDir")
+	if err := rw.setOutDir(opts.OutDir); err != nil {
+		return nil, err
 	}
-	if rw.outDir, err = filepath.Abs(opts.OutDir); err != nil {
-		return nil, fmt.Errorf("rewrite: OutDir: %w", err)
+	if err := rw.setVia(); err != nil {
+		return nil, err
+	}
+	return rw, nil
+}
+
+// setOutDir checks and sets OutDir (Site only; Migrate edits in place and passes "" here).
+func (rw *rewriter) setOutDir(dir string) error {
+	if dir == "" && rw.mig != nil {
+		return nil
+	}
+	if dir == "" {
+		return errors.New("rewrite: no OutDir")
+	}
+	var err error
+	if rw.outDir, err = filepath.Abs(dir); err != nil {
+		return fmt.Errorf("rewrite: OutDir: %w", err)
 	}
 	if rw.outDir == "/" || strings.ContainsAny(rw.outDir, "*?[\\\"") {
 		// Rewritten wildcard Includes start with OutDir, so it must hold no wildcard itself.
-		return nil, fmt.Errorf("rewrite: OutDir %q: must not be / or contain any of * ? [ \\ \"", rw.outDir)
+		return fmt.Errorf("rewrite: OutDir %q: must not be / or contain any of * ? [ \\ \"", rw.outDir)
 	}
 	if err := checkEmpty(rw.outDir); err != nil {
-		return nil, fmt.Errorf("rewrite: OutDir: %w", err)
+		return fmt.Errorf("rewrite: OutDir: %w", err)
 	}
+	return nil
+}
+
+// setVia sets the handler lines of opts.Via.
+func (rw *rewriter) setVia() error {
+	opts := rw.opts
 	switch opts.Via {
 	case ViaProxy:
 		if err := checkSocket(opts.Socket); err != nil {
-			return nil, fmt.Errorf("rewrite: Socket: %w", err)
+			return fmt.Errorf("rewrite: Socket: %w", err)
 		}
 		rw.handler = `SetHandler "proxy:unix:` + opts.Socket + `|fcgi://mpgate"`
 	case ViaFcgid:
 		cmd, err := rw.wrapperCommand()
 		if err != nil {
-			return nil, fmt.Errorf("rewrite: FcgidWrapper: %w", err)
+			return fmt.Errorf("rewrite: FcgidWrapper: %w", err)
 		}
 		rw.handler = "SetHandler fcgid-script"
 		rw.wrapper = `FcgidWrapper "` + cmd + `" virtual`
+	case ViaCGI:
+		rw.handler = "SetHandler " + cgiHandler
 	default:
-		return nil, fmt.Errorf("rewrite: Via %q: want %q or %q", opts.Via, ViaProxy, ViaFcgid)
+		return fmt.Errorf("rewrite: Via %q: want %q, %q or %q", opts.Via, ViaProxy, ViaFcgid, ViaCGI)
 	}
-	return rw, nil
+	return nil
 }
+
+// cgiHandler is the handler name apache-conf/mpgate-cgi.conf maps to `mpgate cgi` with Action.
+const cgiHandler = "mpgate-relay"
 
 // checkEmpty returns an error unless dir is an empty directory or does not exist.
 func checkEmpty(dir string) error {
@@ -392,7 +450,7 @@ func (rw *rewriter) rewriteFile(path string, outer []*block) error {
 	if slices.Contains(rw.active, path) {
 		return fmt.Errorf("%s includes itself (through %s)", path, strings.Join(rw.active, ", "))
 	}
-	if path == rw.outDir || strings.HasPrefix(path, rw.outDir+string(filepath.Separator)) {
+	if rw.outDir != "" && (path == rw.outDir || strings.HasPrefix(path, rw.outDir+string(filepath.Separator))) {
 		return fmt.Errorf("%s is inside OutDir %s", path, rw.outDir)
 	}
 	data, err := os.ReadFile(path)
@@ -432,6 +490,9 @@ type fileWalk struct {
 	// sectionDone holds the blocks this file added the once-per-section FastCGI directives to.
 	// It is per file, so that a file comes out the same wherever it is included.
 	sectionDone map[*block]bool
+	// topPos and topEdits are the output offset and the count of edits at the start of the
+	// current top-level statement of the main file (Migrate), for where the server-level lines go.
+	topPos, topEdits int
 }
 
 // guardedLine is a line waiting, with the lines around it, to be put inside <IfDefine MPGATE>.
@@ -444,14 +505,22 @@ func (rw *rewriter) rewriteText(file, data string, outer []*block, record bool) 
 	w := &fileWalk{rw: rw, file: file, lines: splitLines(data), record: record, sectionDone: make(map[*block]bool)}
 	w.stack = append(w.stack, outer...)
 	var err error
+	if rw.mig != nil && !rw.mig.pass2 {
+		rw.mig.orig[file] = []byte(data)
+	}
 	if w.closeOf, err = structure(file, w.lines); err != nil {
 		return "", err
 	}
 	rw.scanRefs(w.lines)
+	if err := w.migStart(); err != nil {
+		return "", err
+	}
 	for i := 0; i < len(w.lines); i++ {
+		w.migBeforeStep()
 		if i, err = w.step(i); err != nil {
 			return "", err
 		}
+		w.migAfterStep()
 	}
 	w.flushGroup()
 	return w.out.String(), nil
@@ -477,7 +546,17 @@ func (w *fileWalk) step(i int) (int, error) {
 		return w.open(i, sec)
 	}
 	name, args := directive(ln)
+	w.noteScan(name, args)
 	guard, h := guardable(name, args)
+	if guard && w.rw.mig != nil {
+		var err error
+		if guard, err = w.migLine(ln, name, h); err != nil {
+			return i, err
+		}
+	} else if w.rw.opts.AccessFiles && strings.EqualFold(name, "AccessFileName") {
+		// Apache reads the rewritten access files from AccessConf; mpgate reads the originals.
+		guard, h = true, nil
+	}
 	if guard {
 		g := guardedLine{i: i}
 		if h != nil {
@@ -489,11 +568,15 @@ func (w *fileWalk) step(i int) (int, error) {
 		}
 		w.group = append(w.group, g)
 		w.change(ln, Guarded, nil)
+		w.edited(name)
 		return i, nil
 	}
 	w.flushGroup()
 	switch {
 	case strings.EqualFold(name, "Include") || strings.EqualFold(name, "IncludeOptional"):
+		if w.rw.mig != nil {
+			return i, w.migInclude(ln, name, args)
+		}
 		return i, w.include(ln, name, args)
 	case strings.EqualFold(name, "Define"):
 		w.define(args)
@@ -521,11 +604,14 @@ func (w *fileWalk) open(i int, sec sectionLine) (int, error) {
 	switch {
 	case strings.EqualFold(sec.name, "IfDefine") && !neg && arg == "MPGATE":
 		// Already for mpgate only (a rewritten file): left alone, Includes in it too.
+		if w.rw.mig != nil {
+			w.migGuarded(i, end)
+		}
 		for j := i; j <= end; j++ {
 			w.raw(w.lines[j].raw)
 		}
 		return end, nil
-	case strings.EqualFold(sec.name, "IfModule") && neg && isPyModule(arg):
+	case strings.EqualFold(sec.name, "IfModule") && neg && isPyModule(arg) && w.migGuardHere():
 		// True for a stock Apache, false for mpgate and mod_python's Apache: hide it from Apache.
 		ind, eol := ln.indent(), eolOf(ln)
 		w.gen(ind + "<IfDefine MPGATE>" + eol)
@@ -534,6 +620,7 @@ func (w *fileWalk) open(i int, sec sectionLine) (int, error) {
 		}
 		w.gen(ind + "</IfDefine>" + eol)
 		w.change(ln, BlockGuarded, nil)
+		w.edited("")
 		return end, nil
 	}
 	b := &block{
@@ -554,7 +641,7 @@ func (w *fileWalk) open(i int, sec sectionLine) (int, error) {
 			b.truth = truthFalse
 		}
 	case "ifmodule":
-		if isPyModule(arg) {
+		if isPyModule(arg) && !neg {
 			// A stock Apache has no mod_python; Site assumes it is gone.
 			b.pyModule, b.truth = true, truthFalse
 		} else {
@@ -565,8 +652,17 @@ func (w *fileWalk) open(i int, sec sectionLine) (int, error) {
 			b.truth = truthMaybe
 		}
 	}
+	if b.kind == kindDir {
+		b.dir = w.rw.dirSectionOf(sec, w.file, ln.first)
+	}
+	if w.rw.mig != nil {
+		w.migOpen(b, sec)
+	}
 	w.stack = append(w.stack, b)
 	w.raw(ln.raw)
+	if w.rw.mig != nil {
+		return i, w.migOpened(i, end, b)
+	}
 	if b.kind == kindVhost && !w.hasVhostTag(i+1, end) {
 		if strings.Contains(w.file, `"`) {
 			return i, &Error{File: w.file, Line: ln.first, Directive: "<" + sec.name + ">", Err: errors.New("a file name with a quote cannot be named in SetEnv MPGATE_VHOST")}
@@ -649,7 +745,7 @@ func isPyModule(name string) bool { return name == "mod_python.c" || name == "py
 func guardable(name, args string) (bool, *handlerLine) {
 	switch {
 	case len(name) >= 6 && strings.EqualFold(name[:6], "Python"):
-		return true, nil
+		return true, phaseLine(name)
 	case strings.EqualFold(name, "SetHandler"):
 		if ws := words(args); len(ws) > 0 && isModPython(ws[0].val) {
 			return true, &handlerLine{set: true}
@@ -922,6 +1018,10 @@ func (rw *rewriter) result() *Result {
 		res.Files = append(res.Files, File{Src: p, Out: rw.outPath(p)})
 	}
 	res.Changes = rw.changes
+	if rw.access != "" {
+		res.AccessConf = filepath.Join(rw.outDir, accessConfName)
+		res.AccessFiles = rw.accessFiles
+	}
 	slices.SortStableFunc(res.Changes, func(a, b Change) int {
 		if d := index[a.File] - index[b.File]; d != 0 {
 			return d
@@ -948,6 +1048,19 @@ func (rw *rewriter) write() error {
 		return err
 	}
 	defer root.Close()
+	if rw.access != "" {
+		f, err := root.OpenFile(accessConfName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(rw.access)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
 	for _, src := range rw.order {
 		rel := strings.TrimPrefix(src, string(filepath.Separator))
 		if err := mkdirAll(root, filepath.Dir(rel)); err != nil {

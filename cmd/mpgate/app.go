@@ -58,6 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			fcgidCommand(),
 			cgiCommand(),
 			previewCommand(),
+			migrateCommand(),
 			configCommand(),
 			explainCommand(),
 			sessionsCommand(),

@@ -72,12 +72,15 @@ func previewCommand() *cli.Command {
 			"a private Apache configuration around the copy, and runs Apache (apache2-bin) in the foreground on\n" +
 			"--listen. With --via fcgid, mod_fcgid starts `mpgate fcgid` relays, which start the daemon as a\n" +
 			"migrated site will; with --via proxy, preview starts `mpgate serve` itself and Apache reaches it\n" +
-			"with mod_proxy_fcgi. Ctrl-C stops Apache, then the daemon. SITE.conf and the files it names are\n" +
+			"with mod_proxy_fcgi; with --via cgi, mod_cgid runs `mpgate cgi` per request. The .htaccess files\n" +
+			"Apache would read under the site's DocumentRoots and <Directory> sections are served rewritten too\n" +
+			"(as <Directory> sections of the private configuration), so raw Python* lines in them work; the\n" +
+			"files themselves are left alone and read by the daemon. Ctrl-C stops Apache, then the daemon. SITE.conf and the files it names are\n" +
 			"only read; all preview writes goes into --run-dir (by default a new directory, removed at the end\n" +
 			"unless something failed). ${NAME} in SITE.conf comes from the environment, as with Apache.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "`HOST:PORT` Apache listens on, e.g. 127.0.0.1:8080 (required)"},
-			&cli.StringFlag{Name: "via", Value: string(rewrite.ViaFcgid), Usage: "`fcgid` (mod_fcgid relays start the daemon) or proxy (mod_proxy_fcgi to a daemon preview starts)"},
+			&cli.StringFlag{Name: "via", Value: string(rewrite.ViaFcgid), Usage: "`fcgid` (mod_fcgid relays start the daemon), proxy (mod_proxy_fcgi to a daemon preview starts) or cgi (mod_cgid runs a relay per request)"},
 			&cli.StringFlag{Name: "run-dir", Usage: "`DIR` for everything preview writes (default: a new directory under $TMPDIR)"},
 			&cli.StringFlag{Name: "python", EnvVars: []string{"MPGATE_PYTHON"}, Value: "/usr/bin/python3", Usage: "Python interpreter the workers run"},
 			&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, Usage: "`NAME` defined as with apache2 -D, for Apache and mpgate (repeatable)"},
@@ -113,9 +116,11 @@ type previewer struct {
 	user    *user.User
 	uid     int // of user, or -1 when preview does not run as root
 	gid     int
+
+	authzPortNum int // the daemon's --authz-listen port with --via proxy (authzPort)
 }
 
-const previewUsage = "usage: mpgate preview SITE.conf --listen 127.0.0.1:PORT [--via fcgid|proxy] [--run-dir DIR] [--python PATH] [-D NAME]"
+const previewUsage = "usage: mpgate preview SITE.conf --listen 127.0.0.1:PORT [--via fcgid|proxy|cgi] [--run-dir DIR] [--python PATH] [-D NAME]"
 
 // runPreview is preview's action: it checks the arguments and what is installed, prepares its
 // directory, serves until the command's context is cancelled, and cleans up.
@@ -239,10 +244,10 @@ func (p *previewer) parseFlags(c previewFlags) error {
 		return cli.Exit(fmt.Sprintf("mpgate preview: %s is a directory; give the site's configuration file", p.arg), 2)
 	}
 	switch v := rewrite.Via(c.String("via")); v {
-	case rewrite.ViaFcgid, rewrite.ViaProxy:
+	case rewrite.ViaFcgid, rewrite.ViaProxy, rewrite.ViaCGI:
 		p.via = v
 	default:
-		return cli.Exit(fmt.Sprintf("mpgate preview: --via %q: want fcgid or proxy", v), 2)
+		return cli.Exit(fmt.Sprintf("mpgate preview: --via %q: want fcgid, proxy or cgi", v), 2)
 	}
 	host, port, err := net.SplitHostPort(c.String("listen"))
 	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 || host == "" {
@@ -305,8 +310,11 @@ func checkPreviewInstalled(via rewrite.Via) error {
 }
 
 func previewModules(via rewrite.Via) []string {
-	if via == rewrite.ViaProxy {
+	switch via {
+	case rewrite.ViaProxy:
 		return append(slices.Clone(previewBaseModules), "proxy", "proxy_fcgi")
+	case rewrite.ViaCGI:
+		return append(slices.Clone(previewBaseModules), "cgid", "actions")
 	}
 	return append(slices.Clone(previewBaseModules), "fcgid")
 }
@@ -376,16 +384,17 @@ func (p *previewer) prepare(dir string) error {
 		if !previewTraversable(p.dir) {
 			return fmt.Errorf("%s: Apache's user %s cannot reach it (a directory above it is closed to others); give --run-dir elsewhere", p.dir, previewUser)
 		}
-		if p.via == rewrite.ViaFcgid {
-			// mod_fcgid's relays, and the daemon they start, run as Apache's user and write in
-			// the run directory; mod_fcgid's process manager makes its sockets as that user too.
+		if p.via == rewrite.ViaFcgid || p.via == rewrite.ViaCGI {
+			// mod_fcgid's relays (or the CGI ones), and the daemon they start, run as Apache's
+			// user and write in the run directory; mod_fcgid's process manager makes its sockets
+			// as that user too.
 			for _, d := range []string{p.run, filepath.Join(p.dir, "apache", "fcgid")} {
 				if err := previewChown(d, p.uid, p.gid); err != nil {
 					return err
 				}
 			}
 			if !previewReadable(p.site) {
-				fmt.Fprintf(p.errw, "mpgate preview: warning: %s may not be readable by %s, who runs the daemon with --via fcgid\n", p.site, previewUser)
+				fmt.Fprintf(p.errw, "mpgate preview: warning: %s may not be readable by %s, who runs the daemon with --via %s\n", p.site, previewUser, p.via)
 			}
 		}
 	}
@@ -503,6 +512,9 @@ func (p *previewer) writeConfig() (string, error) {
 		ServerRoot: p.serverRoot,
 		Defines:    p.defines,
 		Args:       args,
+		// The site's .htaccess files, rewritten into <Directory> sections Apache reads
+		// instead of them (they may hold Python* lines); the daemon reads the originals.
+		AccessFiles: true,
 	})
 	if err != nil {
 		return "", err
@@ -516,8 +528,11 @@ func (p *previewer) writeConfig() (string, error) {
 		}
 	}
 	snippet := apacheconf.Proxy
-	if p.via == rewrite.ViaFcgid {
+	switch p.via {
+	case rewrite.ViaFcgid:
 		snippet = apacheconf.Fcgid
+	case rewrite.ViaCGI:
+		snippet = previewCGISnippet
 	}
 	data, err := apacheconf.FS.ReadFile(snippet)
 	if err != nil {
@@ -528,7 +543,7 @@ func (p *previewer) writeConfig() (string, error) {
 		return "", err
 	}
 	conf := filepath.Join(p.dir, "httpd.conf")
-	if err := os.WriteFile(conf, []byte(p.serverConfig(snippetPath, res.Main, env)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(p.serverConfig(snippetPath, res.Main, res.AccessConf, env)), 0o644); err != nil {
 		return "", err
 	}
 	return conf, nil
@@ -536,7 +551,7 @@ func (p *previewer) writeConfig() (string, error) {
 
 // serverConfig returns the private server configuration: what Debian's apache2.conf and enabled
 // modules provide, the mpgate snippet, then the rewritten site.
-func (p *previewer) serverConfig(snippet, site string, env []string) string {
+func (p *previewer) serverConfig(snippet, site, access string, env []string) string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	q := previewQuote
@@ -599,14 +614,43 @@ func (p *previewer) serverConfig(snippet, site string, env []string) string {
 	line("Define MPGATE_BIN %s", q(p.exe))
 	line("Define MPGATE_CONFIG %s", q(p.site))
 	line("Define MPGATE_RUN %s", q(p.run))
+	if p.via == rewrite.ViaProxy {
+		line("Define MPGATE_AUTHZ_PORT %d", p.authzPort())
+	}
 	line("Include %s", q(snippet))
 	for i := 0; p.via == rewrite.ViaFcgid && i+1 < len(env); i += 2 {
 		// The daemon a relay starts reads the site too, and gets no other environment.
 		line("FcgidInitialEnv %s %s", env[i], q(env[i+1]))
 	}
 	line("")
+	if p.via == rewrite.ViaCGI {
+		// The relay gets its flags as environment variables (apache-conf/mpgate-cgi.conf) and
+		// passes them on to the daemon it starts.
+		line("<Location /mpgate-cgi>")
+		line("    SetEnv MPGATE_SERVER_ROOT %s", q(p.serverRoot))
+		line("    SetEnv MPGATE_PYTHON %s", q(p.python))
+		line("    SetEnv MPGATE_LOG_LEVEL %s", q(p.logLevel))
+		line("    SetEnv MPGATE_SERVER_NAME %s", previewServerName)
+		line("    SetEnv MPGATE_WATCH %s", q(p.watch[1]))
+		line("    SetEnv MPGATE_POLL_INTERVAL %s", q(p.watch[3]))
+		if len(p.defines) > 0 {
+			line("    SetEnv MPGATE_DEFINES %s", q(strings.Join(p.defines, ",")))
+		}
+		for i := 0; i+1 < len(p.sessions); i += 2 {
+			line("    SetEnv MPGATE_%s %s", strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(p.sessions[i], "--"), "-", "_")), q(p.sessions[i+1]))
+		}
+		for i := 0; i+1 < len(env); i += 2 {
+			line("    SetEnv %s %s", env[i], q(env[i+1]))
+		}
+		line("</Location>")
+	}
+	line("")
 	line("# The site, rewritten from %s", p.site)
 	line("Include %s", q(site))
+	if access != "" {
+		line("# Its .htaccess files, rewritten; Apache reads no access file itself.")
+		line("Include %s", q(access))
+	}
 	return b.String()
 }
 
@@ -623,6 +667,9 @@ func previewDefineArgs(defines []string) []string {
 	return args
 }
 
+// previewCGISnippet is apache-conf's snippet for the CGI relay.
+const previewCGISnippet = "mpgate-cgi.conf"
+
 // previewServerName is the ServerName of the server configuration preview
 // writes around a site.
 const previewServerName = "127.0.0.1"
@@ -632,6 +679,9 @@ const previewServerName = "127.0.0.1"
 func (p *previewer) serveArgs() []string {
 	args := []string{"serve", "--config", p.site, "--run-dir", p.run, "--server-root", p.serverRoot,
 		"--python", p.python, "--log-level", p.logLevel, "--server-name", previewServerName}
+	if p.via == rewrite.ViaProxy {
+		args = append(args, "--authz-listen", "127.0.0.1:"+strconv.Itoa(p.authzPort()))
+	}
 	args = append(args, p.watch...)
 	args = append(args, p.sessions...)
 	return append(args, previewDefineArgs(p.defines)...)
