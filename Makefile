@@ -8,13 +8,16 @@ GO       ?= go
 PYTHON   ?= /usr/bin/python3
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
+# urfave/cli's man-page and markdown generators (and their blackfriday init) are not used: leaving
+# them out saves every start of the binary about 1.5 ms, which `mpgate cgi` pays per request.
+TAGS     := urfave_cli_no_docs
 # Debian packages the end-to-end tests and `make run` need (apache2-bin, not apache2, whose service takes port 80).
 DEBS     := apache2-bin libapache2-mod-fcgid libapache2-mod-python python3 media-types
 
 .PHONY: build run test test-go test-python deps bench fuzz lint clean
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mpgate ./cmd/mpgate
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/mpgate ./cmd/mpgate
 
 deps:
 	@./scripts/install-debs.sh $(DEBS)

@@ -99,7 +99,6 @@ func daemonFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-body", EnvVars: []string{"MPGATE_MAX_BODY"}, Usage: "largest request body in bytes a handler may read (default 1 GiB)"},
 		&cli.StringFlag{Name: "user", EnvVars: []string{"MPGATE_USER"}, Value: "www-data", Usage: "user the workers run as when mpgate runs as root"},
 		&cli.StringFlag{Name: "socket-group", EnvVars: []string{"MPGATE_SOCKET_GROUP"}, Value: "www-data", Usage: "group allowed to connect to the socket (Apache's)"},
-		&cli.StringSliceFlag{Name: "listen", EnvVars: []string{"MPGATE_LISTEN"}, Usage: "extra listener, tcp:127.0.0.1:PORT (for mod_authnz_fcgi, which has no unix sockets)"},
 		&cli.StringFlag{Name: "watch", EnvVars: []string{"MPGATE_WATCH"}, Value: "auto", Usage: "how changed site modules are noticed: auto (inotify, polling where it fails), poll, or off (never reload in place)"},
 		&cli.DurationFlag{Name: "poll-interval", EnvVars: []string{"MPGATE_POLL_INTERVAL"}, Usage: "period of polling for changed modules where inotify is not used (default 1s)"},
 		&cli.DurationFlag{Name: "idle-exit", EnvVars: []string{"MPGATE_IDLE_EXIT"}, Usage: "exit after this long without a request (0: never; the fcgid relay starts daemons with 10m)"},

@@ -110,9 +110,6 @@ func serveArgs(c *cli.Context) []string {
 	for _, d := range c.StringSlice("define") {
 		args = append(args, "-D", d)
 	}
-	for _, l := range c.StringSlice("listen") {
-		args = append(args, "--listen", l)
-	}
 	if v := c.Int("workers"); v > 0 {
 		args = append(args, "--workers", strconv.Itoa(v))
 	}

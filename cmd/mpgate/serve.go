@@ -129,17 +129,9 @@ func serve(c *cli.Context) error {
 	defer os.Remove(passPath)
 	listeners := []net.Listener{ln}
 	var authzLn net.Listener
-	for _, spec := range c.StringSlice("listen") {
-		addr, ok := strings.CutPrefix(spec, "tcp:")
-		if !ok {
-			return cli.Exit(fmt.Sprintf("--listen %q: want tcp:HOST:PORT", spec), 2)
-		}
-		tl, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", spec, err)
-		}
-		listeners = append(listeners, tl)
-	}
+	// Responders come only through the unix sockets, which only Apache's
+	// group may open: a TCP responder would let any local user claim a
+	// REMOTE_USER (or MPGATE_PHASES) for a handler.
 	// The authorizer listener: any local user can connect to a TCP port, so
 	// it serves only AUTHORIZER requests, with a server of its own.
 	var asrv *fcgi.Server
