@@ -1201,16 +1201,27 @@ var overrideNames = map[string]bool{
 	"indexes": true, "limit": true, "options": true,
 }
 
-// allowOverride is core.c set_override: the classes a .htaccess file in
-// the directory and below may use.
-func (b *builder) allowOverride(d *directiveDef, n *node, ctx *walkCtx) {
+// overrideArgs returns the arguments of AllowOverride or AllowOverrideList,
+// and false (having warned or reported the error) when the line is useless
+// where it stands or has none.
+func (b *builder) overrideArgs(d *directiveDef, n *node, ctx *walkCtx) ([]string, bool) {
 	if ctx.locSec != nil || ctx.inFiles {
 		b.warnf(n, d.name, "useless outside <Directory>: .htaccess files are only looked for by the directory walk")
-		return
+		return nil, false
 	}
 	ws := words(n.args)
 	if len(ws) == 0 {
 		b.errorf(n, d.name, "requires at least one argument")
+		return nil, false
+	}
+	return ws, true
+}
+
+// allowOverride is core.c set_override: the classes a .htaccess file in
+// the directory and below may use.
+func (b *builder) allowOverride(d *directiveDef, n *node, ctx *walkCtx) {
+	ws, ok := b.overrideArgs(d, n, ctx)
+	if !ok {
 		return
 	}
 	var or uint16
@@ -1259,13 +1270,8 @@ func (b *builder) allowOverride(d *directiveDef, n *node, ctx *walkCtx) {
 // allowOverrideList is core.c set_override_list: directives a .htaccess
 // file may use one by one, whatever AllowOverride says.
 func (b *builder) allowOverrideList(d *directiveDef, n *node, ctx *walkCtx) {
-	if ctx.locSec != nil || ctx.inFiles {
-		b.warnf(n, d.name, "useless outside <Directory>: .htaccess files are only looked for by the directory walk")
-		return
-	}
-	ws := words(n.args)
-	if len(ws) == 0 {
-		b.errorf(n, d.name, "requires at least one argument")
+	ws, ok := b.overrideArgs(d, n, ctx)
+	if !ok {
 		return
 	}
 	list := []string{}

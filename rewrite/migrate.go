@@ -816,18 +816,10 @@ func (w *fileWalk) migStart() error {
 
 // migInclude walks the files an Include names, leaving the line as it is.
 func (w *fileWalk) migInclude(ln line, name, args string) error {
-	fail := func(err error) error {
-		return &Error{File: w.file, Line: ln.first, Directive: name, Err: err}
+	p, _, fail, err := w.includePath(ln, name, args)
+	if err != nil {
+		return err
 	}
-	ws := words(args)
-	if len(ws) != 1 {
-		return fail(errors.New("takes one argument"))
-	}
-	p := w.rw.expand(ws[0].val)
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(w.rw.serverRoot, p)
-	}
-	p = filepath.Clean(p)
 	if m := w.rw.mig; !m.pass2 && !slices.Contains(m.includes, p) {
 		m.includes = append(m.includes, p)
 	}

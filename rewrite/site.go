@@ -867,21 +867,31 @@ func (rw *rewriter) scanRefs(lines []line) {
 	}
 }
 
-// include rewrites an Include or IncludeOptional line to name the rewritten copies, rewriting
-// the files it names first.
-func (w *fileWalk) include(ln line, name, args string) error {
-	fail := func(err error) error {
+// includePath returns the path an Include or IncludeOptional line names (${VAR} expanded,
+// relative to ServerRoot, cleaned), whether it was quoted, and a function turning an error into
+// one at the line.
+func (w *fileWalk) includePath(ln line, name, args string) (p string, quoted bool, fail func(error) error, err error) {
+	fail = func(err error) error {
 		return &Error{File: w.file, Line: ln.first, Directive: name, Err: err}
 	}
 	ws := words(args)
 	if len(ws) != 1 {
-		return fail(errors.New("takes one argument"))
+		return "", false, fail, fail(errors.New("takes one argument"))
 	}
-	p := w.rw.expand(ws[0].val)
+	p = w.rw.expand(ws[0].val)
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(w.rw.serverRoot, p)
 	}
-	p = filepath.Clean(p)
+	return filepath.Clean(p), ws[0].quoted, fail, nil
+}
+
+// include rewrites an Include or IncludeOptional line to name the rewritten copies, rewriting
+// the files it names first.
+func (w *fileWalk) include(ln line, name, args string) error {
+	p, quoted, fail, err := w.includePath(ln, name, args)
+	if err != nil {
+		return err
+	}
 	// A missing file is an error only where Apache surely reads the line; elsewhere (an
 	// <IfDefine> of another setup) the line still names the copy, which will be missing too.
 	strict := !strings.EqualFold(name, "IncludeOptional") && w.truth() == truthTrue
@@ -894,7 +904,7 @@ func (w *fileWalk) include(ln line, name, args string) error {
 			return fail(err)
 		}
 	}
-	newLine := name + " " + quoteArg(w.rw.outPath(p), ws[0].quoted)
+	newLine := name + " " + quoteArg(w.rw.outPath(p), quoted)
 	w.gen(ln.indent() + newLine + eolOf(ln))
 	w.change(ln, IncludeRewritten, []string{newLine})
 	return nil

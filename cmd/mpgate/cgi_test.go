@@ -312,30 +312,7 @@ func TestCGI(t *testing.T) {
 		}
 	})
 	t.Run("session", func(t *testing.T) {
-		var refCookies, gotCookies []string
-		for i, step := range sessionDiffSteps {
-			cookie := func(cookies []string) string {
-				switch {
-				case step.fixed != "":
-					return step.fixed
-				case step.cookie >= 0:
-					return cookies[step.cookie]
-				}
-				return ""
-			}
-			path := "/sess/f/x?" + step.query
-			want := sessGet(t, ref, path, cookie(refCookies))
-			have := sessGet(t, got, path, cookie(gotCookies))
-			refCookies, gotCookies = append(refCookies, want.cookie), append(gotCookies, have.cookie)
-			w := fmt.Sprintf("%d %q %q", want.status, sidHex.ReplaceAllString(want.body, "@SID@"), sidHex.ReplaceAllString(strings.Join(want.set, "\n"), "@SID@"))
-			h := fmt.Sprintf("%d %q %q", have.status, sidHex.ReplaceAllString(have.body, "@SID@"), sidHex.ReplaceAllString(strings.Join(have.set, "\n"), "@SID@"))
-			if i == 0 && !strings.Contains(w, "pysid=@SID@") {
-				t.Errorf("mod_python's first answer sets no session cookie: %s", w)
-			}
-			if w != h {
-				t.Errorf("step %d: GET %s: mpgate answered %s, mod_python %s", i, path, h, w)
-			}
-		}
+		compareSessionSteps(t, ref, got, "/sess/f/x?", "pysid=@SID@; path=/")
 	})
 	t.Run("relay URL refused to clients", func(t *testing.T) {
 		for _, p := range []string{"/mpgate-cgi", "/mpgate-cgi/api/request", "/mpgate-cgi/auth/x?deny"} {

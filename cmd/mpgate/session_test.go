@@ -476,31 +476,7 @@ func TestSessionsModPython(t *testing.T) {
 		{"cookie options (3.2 names)", "o32", "oldsid=@SID@; path=/o32/app"},
 	} {
 		t.Run("differential "+typ.name, func(t *testing.T) {
-			var refCookies, gotCookies []string
-			for i, step := range sessionDiffSteps {
-				cookie := func(cookies []string) string {
-					switch {
-					case step.fixed != "":
-						return step.fixed
-					case step.cookie >= 0:
-						return cookies[step.cookie]
-					}
-					return ""
-				}
-				path := "/" + typ.dir + "/x?" + step.query
-				want := sessGet(t, ref, path, cookie(refCookies))
-				have := sessGet(t, s.srv, path, cookie(gotCookies))
-				refCookies, gotCookies = append(refCookies, want.cookie), append(gotCookies, have.cookie)
-				norm := func(v string) string { return sidHex.ReplaceAllString(v, "@SID@") }
-				w := fmt.Sprintf("%d %q %q", want.status, norm(want.body), sidHex.ReplaceAllString(strings.Join(want.set, "\n"), "@SID@"))
-				h := fmt.Sprintf("%d %q %q", have.status, norm(have.body), sidHex.ReplaceAllString(strings.Join(have.set, "\n"), "@SID@"))
-				if i == 0 && sidHex.ReplaceAllString(strings.Join(want.set, "\n"), "@SID@") != typ.cookie {
-					t.Errorf("mod_python's first Set-Cookie %q, want %q", want.set, typ.cookie)
-				}
-				if w != h {
-					t.Errorf("step %d: GET %s (Cookie %q): mpgate answered %s, mod_python %s", i, path, cookie(gotCookies), h, w)
-				}
-			}
+			compareSessionSteps(t, ref, s.srv, "/"+typ.dir+"/x?", typ.cookie)
 		})
 	}
 
@@ -540,5 +516,38 @@ func TestSessionsModPython(t *testing.T) {
 				t.Fatalf("mpgate: session %s, want mod_python's %s", next.id, r.id)
 			}
 		})
+	}
+}
+
+// compareSessionSteps sends sessionDiffSteps (prefix + step.query, each with the cookie the step
+// names) to mod_python (ref) and mpgate (got), and compares status, body and Set-Cookie with
+// session ids masked. firstCookie is mod_python's first Set-Cookie, masked: the check that the
+// sequence really makes a session.
+func compareSessionSteps(t *testing.T, ref, got *apachetest.Server, prefix, firstCookie string) {
+	t.Helper()
+	var refCookies, gotCookies []string
+	mask := func(v string) string { return sidHex.ReplaceAllString(v, "@SID@") }
+	for i, step := range sessionDiffSteps {
+		cookie := func(cookies []string) string {
+			switch {
+			case step.fixed != "":
+				return step.fixed
+			case step.cookie >= 0:
+				return cookies[step.cookie]
+			}
+			return ""
+		}
+		path := prefix + step.query
+		want := sessGet(t, ref, path, cookie(refCookies))
+		have := sessGet(t, got, path, cookie(gotCookies))
+		refCookies, gotCookies = append(refCookies, want.cookie), append(gotCookies, have.cookie)
+		w := fmt.Sprintf("%d %q %q", want.status, mask(want.body), mask(strings.Join(want.set, "\n")))
+		h := fmt.Sprintf("%d %q %q", have.status, mask(have.body), mask(strings.Join(have.set, "\n")))
+		if i == 0 && mask(strings.Join(want.set, "\n")) != firstCookie {
+			t.Errorf("mod_python's first Set-Cookie %q, want %q", want.set, firstCookie)
+		}
+		if w != h {
+			t.Errorf("step %d: GET %s (Cookie %q): mpgate answered %s, mod_python %s", i, path, cookie(gotCookies), h, w)
+		}
 	}
 }
