@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -23,7 +25,11 @@ import (
 const (
 	migrateDefaultConfig  = "/etc/apache2/apache2.conf"
 	migrateDefaultSnippet = "/usr/share/mpgate/apache-conf"
-	migrateDefaultRun     = "/run/mpgate"
+	// The daemon's run directory: systemd's RuntimeDirectory for a daemon it runs (proxy); a
+	// directory that survives reboots for one the relays start as Apache's user (fcgid, cgi),
+	// which cannot create anything in /run.
+	migrateDefaultRun      = "/run/mpgate"
+	migrateDefaultRelayRun = "/var/lib/mpgate/run"
 )
 
 func migrateCommand() *cli.Command {
@@ -44,7 +50,7 @@ func migrateCommand() *cli.Command {
 			&cli.StringFlag{Name: "server-root", Usage: "Apache's ServerRoot `DIR` (default: the directory of --config)"},
 			&cli.StringSliceFlag{Name: "section", Usage: "`PATH` of a <Directory> (directory), <Location> (URL path) or .htaccess directory to migrate, with the sections below it (repeatable; default: all)"},
 			&cli.StringFlag{Name: "via", Value: string(rewrite.ViaFcgid), Usage: "`fcgid` (mod_fcgid starts mpgate relays), proxy (mod_proxy_fcgi to a running mpgate serve) or cgi (mod_cgi/mod_cgid)"},
-			&cli.StringFlag{Name: "run-dir", Value: migrateDefaultRun, Usage: "the daemon's run `DIR` (with --via fcgid, writable by Apache's user)"},
+			&cli.StringFlag{Name: "run-dir", Usage: "the daemon's run `DIR` (default " + migrateDefaultRun + " with --via proxy, else " + migrateDefaultRelayRun + ", which --apply creates for Apache's user)"},
 			&cli.StringFlag{Name: "mpgate", Usage: "the mpgate `PROGRAM` Apache runs (default: /usr/bin/mpgate if present, else this program)"},
 			&cli.StringFlag{Name: "snippet-dir", Value: migrateDefaultSnippet, Usage: "`DIR` holding apache-conf's snippets (created there when missing)"},
 			&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, Usage: "`NAME` Apache is started with (-D NAME), repeatable"},
@@ -129,7 +135,14 @@ func runMigrate(c *cli.Context) error {
 			}
 		}
 	}
-	run, err := filepath.Abs(c.String("run-dir"))
+	runDir := c.String("run-dir")
+	if runDir == "" {
+		runDir = migrateDefaultRelayRun
+		if via == rewrite.ViaProxy {
+			runDir = migrateDefaultRun
+		}
+	}
+	run, err := filepath.Abs(runDir)
 	if err != nil {
 		return err
 	}
@@ -165,6 +178,11 @@ func runMigrate(c *cli.Context) error {
 	}
 	if err := plan.Apply(state, r.check); err != nil {
 		return cli.Exit(fmt.Sprintf("mpgate migrate --apply: %v", err), 1)
+	}
+	if via != rewrite.ViaProxy {
+		if err := r.relayRunDir(run); err != nil {
+			return cli.Exit(fmt.Sprintf("mpgate migrate --apply: run directory %s: %v (create it, writable by Apache's user)", run, err), 1)
+		}
 	}
 	for _, f := range plan.Files {
 		if f.Created {
@@ -236,6 +254,29 @@ func (r *migrateRun) check() error {
 		return fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(out.String()))
 	}
 	return nil
+}
+
+// relayRunDir makes sure the run directory the relays start the daemon in exists and belongs to
+// the user Apache's children run as (APACHE_RUN_USER from envvars, else www-data) when migrate
+// runs as root: the relays run as that user and create the daemon's socket there.
+func (r *migrateRun) relayRunDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	name, ok := r.lookupEnv("APACHE_RUN_USER")
+	if !ok || name == "" {
+		name = "www-data"
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return os.Chown(dir, uid, gid)
 }
 
 // lookupEnv is Apache's environment: ROOT/envvars over migrate's own.
