@@ -22,7 +22,7 @@ func explainCommand() *cli.Command {
 		Name:      "explain",
 		Usage:     "show how a request would be served: virtual host, sections, .htaccess files, file, handlers per phase, interpreter",
 		ArgsUsage: "URL",
-		Flags: append(siteFlags(),
+		Flags: append(explainSiteFlags(),
 			&cli.StringFlag{Name: "host", Usage: "Host header (default: the URL's host)"},
 			&cli.StringFlag{Name: "method", Value: "GET", Usage: "request method, for <If> conditions"},
 			&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "request header `NAME:VALUE` for <If> conditions (repeatable)"},
@@ -31,7 +31,7 @@ func explainCommand() *cli.Command {
 		),
 		Action: func(c *cli.Context) error {
 			if err := flagsAfterURL(c); err != nil || c.NArg() < 1 {
-				return cli.Exit("usage: mpgate explain URL [--host H] [--method M] [--header NAME:VALUE] --config FILE", 2)
+				return cli.Exit("usage: mpgate explain URL [--host H] [--method M] [--header NAME:VALUE] [--config FILE]", 2)
 			}
 			log, err := newLogger(c)
 			if err != nil {
@@ -49,6 +49,22 @@ func explainCommand() *cli.Command {
 			return explain(c.App.Writer, cfg, req)
 		},
 	}
+}
+
+// explainSiteFlags are siteFlags with --config defaulting to Debian's
+// apache2.conf: explain reads the whole configuration Apache reads, as the
+// first thing a sysadmin runs on the server itself.
+func explainSiteFlags() []cli.Flag {
+	fs := siteFlags()
+	for i, f := range fs {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "config" {
+			c := *sf
+			c.Required = false
+			c.Value = "/etc/apache2/apache2.conf"
+			fs[i] = &c
+		}
+	}
+	return fs
 }
 
 // flagsAfterURL sets the flags written after the URL ("mpgate explain URL
