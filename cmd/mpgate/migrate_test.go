@@ -34,6 +34,17 @@ def handler(req):
     return apache.OK
 `
 
+// migrateLogin is the PythonAuthenHandler of the section www/sec: alice/secret.
+const migrateLogin = `from mod_python import apache
+
+
+def authenhandler(req):
+    pw = req.get_basic_auth_pw()
+    if req.user == "alice" and pw == "secret":
+        return apache.OK
+    return apache.HTTP_UNAUTHORIZED
+`
+
 // debianTree writes a Debian-style Apache configuration in root/etc/apache2 (apache2.conf,
 // envvars, ports.conf, mods-available with links in mods-enabled, python.load included, and
 // a site in sites-available linked from sites-enabled) serving root/www on port: <Directory>
@@ -112,11 +123,16 @@ export PYTHONDONTWRITEBYTECODE=1
 	<Directory ` + www + `/ht>
 		AllowOverride All
 	</Directory>
+
+	<Directory ` + www + `/sec>
+		AllowOverride All
+	</Directory>
 </VirtualHost>
 `,
 		"mods-available/mime.conf": "TypesConfig /etc/mime.types\n",
 	}
-	for _, m := range []string{"mpm_event", "authz_core", "authz_host", "mime", "dir", "alias", "env", "setenvif", "python"} {
+	for _, m := range []string{"mpm_event", "authz_core", "authz_host", "authz_user", "authn_core", "authn_file", "auth_basic",
+		"mime", "dir", "alias", "env", "setenvif", "python"} {
 		files["mods-available/"+m+".load"] = fmt.Sprintf("LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
 	}
 	for name, text := range files {
@@ -133,10 +149,17 @@ export PYTHONDONTWRITEBYTECODE=1
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"a", "b", "ht"} {
+	for _, d := range []string{"a", "b", "ht", "sec"} {
 		writeTestFile(t, filepath.Join(www, d, "who.py"), migrateWho)
 	}
 	writeTestFile(t, filepath.Join(www, "ht", ".htaccess"), "SetHandler mod_python\nPythonHandler who\nPythonOption marker ht\n")
+	// The usual mod_python login: Basic authentication by a PythonAuthenHandler in .htaccess,
+	// with the lines a Debian site needs for it (mod_auth_basic, loaded first, would otherwise
+	// answer 500 "AuthUserFile not specified" before mod_python's handler runs).
+	writeTestFile(t, filepath.Join(www, "sec", ".htaccess"), "SetHandler mod_python\nPythonHandler who\nPythonOption marker sec\n"+
+		"PythonAuthenHandler login\nAuthType Basic\nAuthName \"members\"\n"+
+		"AuthBasicProvider file\nAuthUserFile /dev/null\nAuthBasicAuthoritative Off\nRequire valid-user\n")
+	writeTestFile(t, filepath.Join(www, "sec", "login.py"), migrateLogin)
 	return etc
 }
 
@@ -249,7 +272,7 @@ func TestMigrateDebianSite(t *testing.T) {
 	conf := filepath.Join(etc, "apache2.conf")
 	site := filepath.Join(etc, "sites-available", "site.conf")
 	original := map[string][]byte{}
-	for _, f := range []string{conf, site, filepath.Join(www, "ht", ".htaccess")} {
+	for _, f := range []string{conf, site, filepath.Join(www, "ht", ".htaccess"), filepath.Join(www, "sec", ".htaccess")} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -260,11 +283,16 @@ func TestMigrateDebianSite(t *testing.T) {
 	srv := apachetest.Remote(port, "")
 	expect := func(step string, who map[string]string) {
 		t.Helper()
-		for _, c := range []struct{ path, marker string }{{"/a/x", "a"}, {"/b/who.py", "b"}, {"/ht/x", "ht"}} {
-			r := srv.Get(t, c.path)
+		for _, c := range []struct{ path, marker string }{{"/a/x", "a"}, {"/b/who.py", "b"}, {"/ht/x", "ht"}, {"/sec/x", "sec"}} {
+			r := srv.Get(t, c.path, basicAuth("alice:secret"))
 			want := fmt.Sprintf("%s %s %s\n", who[c.marker], c.marker, c.path)
 			if r.Status != 200 || string(r.Body) != want {
 				t.Errorf("%s: GET %s: %d %q, want 200 %q", step, c.path, r.Status, r.Body, want)
+			}
+		}
+		for _, hdr := range []string{"X-No-Credentials: 1", basicAuth("alice:wrong")} {
+			if r := srv.Get(t, "/sec/x", hdr); r.Status != 401 || !strings.Contains(r.Header.Get("WWW-Authenticate"), `realm="members"`) {
+				t.Errorf("%s: GET /sec/x (%s): %d %q, want 401 with the members realm", step, hdr, r.Status, r.Header.Get("WWW-Authenticate"))
 			}
 		}
 	}
@@ -272,7 +300,7 @@ func TestMigrateDebianSite(t *testing.T) {
 
 	// The original site: mod_python everywhere.
 	a := startDebianApache(t, etc, port)
-	expect("original", map[string]string{"a": mp, "b": mp, "ht": mp})
+	expect("original", map[string]string{"a": mp, "b": mp, "ht": mp, "sec": mp})
 
 	// The diff alone changes nothing.
 	diff, summary := migrateCmd(t, true, append(base, "--section", www+"/a")...)
@@ -290,7 +318,7 @@ func TestMigrateDebianSite(t *testing.T) {
 	}
 	a.stop()
 	a = startDebianApache(t, etc, port)
-	expect("a migrated", map[string]string{"a": mg, "b": mp, "ht": mp})
+	expect("a migrated", map[string]string{"a": mg, "b": mp, "ht": mp, "sec": mp})
 	// Running it again changes nothing.
 	if _, summary := migrateCmd(t, true, append(base, "--section", www+"/a", "--apply")...); !strings.Contains(summary, "nothing to change") {
 		t.Errorf("migrate --apply twice: %s", summary)
@@ -311,13 +339,13 @@ func TestMigrateDebianSite(t *testing.T) {
 	os.Remove(broken)
 
 	// Step 2: the rest (the .htaccess is edited in place).
-	_, summary = migrateCmd(t, true, append(base, "--section", www+"/b", "--section", www+"/ht", "--apply")...)
+	_, summary = migrateCmd(t, true, append(base, "--section", www+"/b", "--section", www+"/ht", "--section", www+"/sec", "--apply")...)
 	if !strings.Contains(summary, "a2dismod python") {
 		t.Errorf("migrate of the last sections does not say how to disable mod_python:\n%s", summary)
 	}
 	a.stop()
 	a = startDebianApache(t, etc, port)
-	expect("all migrated", map[string]string{"a": mg, "b": mg, "ht": mg})
+	expect("all migrated", map[string]string{"a": mg, "b": mg, "ht": mg, "sec": mg})
 
 	// Step 3: mod_python disabled; apachectl -t (apache2 -t) passed, or --apply would have failed.
 	migrateCmd(t, true, append(base, "--disable-mod-python", "--apply")...)
@@ -326,7 +354,7 @@ func TestMigrateDebianSite(t *testing.T) {
 	}
 	a.stop()
 	a = startDebianApache(t, etc, port)
-	expect("mod_python disabled", map[string]string{"a": mg, "b": mg, "ht": mg})
+	expect("mod_python disabled", map[string]string{"a": mg, "b": mg, "ht": mg, "sec": mg})
 	if r := srv.Get(t, "/a/x"); strings.Contains(r.Header.Get("Server"), "mod_python") {
 		t.Errorf("Server header %q: mod_python is still loaded", r.Header.Get("Server"))
 	}
@@ -347,7 +375,7 @@ func TestMigrateDebianSite(t *testing.T) {
 	a.stop()
 	migrateStopDaemon(t, run)
 	a = startDebianApache(t, etc, port)
-	expect("reverted", map[string]string{"a": mp, "b": mp, "ht": mp})
+	expect("reverted", map[string]string{"a": mp, "b": mp, "ht": mp, "sec": mp})
 	a.stop()
 }
 
