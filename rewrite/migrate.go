@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -35,6 +36,11 @@ type MigrateOptions struct {
 	Args   []string
 	// Defines are the names Apache is started with (-D NAME).
 	Defines []string
+	// AuthzPort is the TCP port of the daemon's --authz-listen (ViaProxy), which
+	// mod_authnz_fcgi sends the sections' PythonAuthenHandler to; 0 writes no
+	// Define MPGATE_AUTHZ_PORT, and a section that needs it then fails apachectl -t
+	// with an Error saying so.
+	AuthzPort int
 	// Sections chooses what to migrate: each is the path of a <Directory> (a directory), of a
 	// <Location> (a URL path) or of a directory holding an access file, and chooses the sections
 	// at that path and below it; a regular expression section is chosen by its argument as
@@ -580,6 +586,9 @@ func (m *migration) serverLines(rw *rewriter, snippet string) string {
 		def("MPGATE_CONFIG", rw.src)
 	}
 	def("MPGATE_RUN", o.RunDir)
+	if o.Via == ViaProxy && o.AuthzPort > 0 {
+		def("MPGATE_AUTHZ_PORT", strconv.Itoa(o.AuthzPort))
+	}
 	fmt.Fprintf(&b, "Include %s\n", quoteArg(snippet, false))
 	if o.Via == ViaCGI && (rw.opts.ServerRoot != "/etc/apache2" || len(o.Defines) > 0) {
 		// The CGI relay takes its flags from the environment (apache-conf/mpgate-cgi.conf).

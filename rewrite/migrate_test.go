@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,6 +17,7 @@ import (
 //	# what the case checks (comment lines)
 //	sections: /a /b       options, one per line: sections (--section values), via (default fcgid),
 //	disable: true         disable (DisableModPython)
+//	authz-port: 8291      AuthzPort
 //	-- etc/apache2/apache2.conf --     the files, relative to $ROOT (the test's directory);
 //	...                                "-- NAME -> TARGET --" makes NAME a symbolic link
 //	==== rewritten ====
@@ -100,6 +102,9 @@ func migrateOptions(root string, o map[string]string) MigrateOptions {
 	}
 	if v := o["via"]; v != "" {
 		opts.Via = Via(v)
+	}
+	if v := o["authz-port"]; v != "" {
+		opts.AuthzPort, _ = strconv.Atoi(v)
 	}
 	return opts
 }

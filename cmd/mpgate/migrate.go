@@ -54,6 +54,7 @@ func migrateCommand() *cli.Command {
 			&cli.StringFlag{Name: "mpgate", Usage: "the mpgate `PROGRAM` Apache runs (default: /usr/bin/mpgate if present, else this program)"},
 			&cli.StringFlag{Name: "snippet-dir", Value: migrateDefaultSnippet, Usage: "`DIR` holding apache-conf's snippets (created there when missing)"},
 			&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, Usage: "`NAME` Apache is started with (-D NAME), repeatable"},
+			&cli.IntFlag{Name: "authz-port", Usage: "with --via proxy, the `PORT` of mpgate serve --authz-listen 127.0.0.1:PORT, to which mod_authnz_fcgi sends the sections' PythonAuthenHandler (needed when a migrated section has one)"},
 			&cli.BoolFlag{Name: "apply", Usage: "write the change (with backups) and check it with apachectl -t"},
 			&cli.BoolFlag{Name: "revert", Usage: "restore every file migrate changed, from the backups"},
 			&cli.BoolFlag{Name: "disable-mod-python", Usage: "also stop loading mod_python (a2dismod python); every section must be migrated"},
@@ -70,6 +71,7 @@ type migrateRun struct {
 	root    string
 	defines []string
 	env     map[string]string // ROOT/envvars, as Apache's start script sets it
+	run     string            // the daemon's run directory (--run-dir or the default for --via)
 }
 
 func runMigrate(c *cli.Context) error {
@@ -146,6 +148,7 @@ func runMigrate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	r.run = run
 	snippetDir, err := filepath.Abs(c.String("snippet-dir"))
 	if err != nil {
 		return err
@@ -157,6 +160,7 @@ func runMigrate(c *cli.Context) error {
 		Mpgate:           exe,
 		RunDir:           run,
 		Defines:          r.defines,
+		AuthzPort:        c.Int("authz-port"),
 		Sections:         c.StringSlice("section"),
 		DisableModPython: c.Bool("disable-mod-python"),
 		SnippetDir:       snippetDir,
@@ -221,7 +225,11 @@ func (r *migrateRun) summary(p *rewrite.Plan) {
 	}
 	switch p.Via {
 	case rewrite.ViaProxy:
-		fmt.Fprintf(w, "  --via proxy: run the daemon, e.g. mpgate serve --config %s --run-dir %s (packaging/mpgate.service)\n", r.config, r.c.String("run-dir"))
+		authz := ""
+		if port := r.c.Int("authz-port"); port > 0 {
+			authz = fmt.Sprintf(" --authz-listen 127.0.0.1:%d", port)
+		}
+		fmt.Fprintf(w, "  --via proxy: run the daemon, e.g. mpgate serve --config %s --run-dir %s%s (packaging/mpgate.service)\n", r.config, r.run, authz)
 	}
 }
 
