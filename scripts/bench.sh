@@ -61,9 +61,20 @@
 #      REPS x cases x systems interleaved, DUR each. Then, for each UPLOAD_MB size, UPLOADS
 #      sequential uploads per system with the processes' peak RSS (VmHWM) reset before
 #      (/proc/PID/clear_refs) and read after (apiload.py hwm): worker, daemon, relay, Apache.
+#   7. gateway (issue 6): the transports and the authorizers. Four systems up at once, each serving
+#      the anchors' hello.py in open/ and, in secure/, the same handler behind `AuthType Basic`,
+#      `Require valid-user` and a PythonAuthenHandler checking alice's password
+#      (req.get_basic_auth_pw()): modpython-gw (mod_python 3.5 embedded), mpgate-proxy-gw
+#      (mod_proxy_fcgi; the check through mod_authnz_fcgi to `mpgate serve --authz-listen`),
+#      mpgate-fcgid-gw (mod_fcgid relays; the check through FcgidAuthenticator) and mpgate-cgi-gw
+#      (mod_cgid running `mpgate cgi` per request). The mpgate systems' Apache lines are written
+#      by `mpgate migrate --apply` on the site (the same lines a migrated site gets). Every
+#      answer is checked once (200 "Hello world" with the password, 401 without); then wrk:
+#      open and secure (with the password) at 1 and 16 connections, secure without a password
+#      (401) at 16: warm-up WARM each, REPS x cases x systems interleaved, DUR each.
 # Everything started is stopped on exit (Apache by its PidFile, daemons by their pid files).
 #
-# PHASES (default "memory throughput profile import sessions api") picks phases 1-6 by name. The
+# PHASES (default "memory throughput profile import sessions api gateway") picks phases 1-7 by name. The
 # report is BENCHMARKS.md regenerated whole when any of phases 1-3 ran (the import, sessions and
 # api sections kept from the existing file when phases 4-6 did not run); with PHASES made of
 # "import", "sessions" and "api" only, only those sections of the existing file are replaced,
@@ -74,8 +85,8 @@
 # (../shared/anchors), SYSTEMS (all six, in the order above; phases 1-3), PERF (1; 0 skips perf),
 # PHASES, EDITS (50), RELOADS (5), SCALE ("1000 10000 100000"; phase 5), PURGE_N (100000),
 # UPLOAD_MB ("1 10 50"; phase 6), UPLOADS (3; phase 6).
-# The defaults take about 17 minutes on a 2-core machine (phase 4 alone about 2, phase 5 about
-# 4.5, phase 6 about 6); DUR=8s (the anchors' first study) about 21.
+# The defaults take about 24 minutes on a 2-core machine (phase 4 alone about 2, phase 5 about
+# 4.5, phase 6 about 6, phase 7 about 6.5); DUR=8s (the anchors' first study) about 30.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,7 +96,7 @@ REPS=${REPS:-3} DUR=${DUR:-5s} CONNS=${CONNS:-1 16 64} WARM=${WARM:-3s} SPAWN=${
 PERF=${PERF:-1} EDITS=${EDITS:-50} RELOADS=${RELOADS:-5}
 SCALE=${SCALE:-1000 10000 100000} PURGE_N=${PURGE_N:-100000}
 UPLOAD_MB=${UPLOAD_MB:-1 10 50} UPLOADS=${UPLOADS:-3}
-all_phases="memory throughput profile import sessions api"
+all_phases="memory throughput profile import sessions api gateway"
 PHASES=${PHASES:-$all_phases}
 for p in $PHASES; do
 	[[ " $all_phases " == *" $p "* ]] || { echo "bench.sh: unknown phase $p in PHASES (want some of: $all_phases)" >&2; exit 2; }
@@ -327,6 +338,10 @@ start_system() {
 	mpgate-proxy-api) start_mpgate proxy "$port" "$work" "" $api_sections && api_urls "$work" ;;
 	mpgate-fcgid-api) start_mpgate fcgid "$port" "$work" "" $api_sections && api_urls "$work" ;;
 	modpython-api) start_modpython "$port" "$work" $api_sections && api_urls "$work" ;;
+	mpgate-proxy-gw) start_gateway proxy "$port" "$work" ;;
+	mpgate-fcgid-gw) start_gateway fcgid "$port" "$work" ;;
+	mpgate-cgi-gw) start_gateway cgi "$port" "$work" ;;
+	modpython-gw) start_gateway modpython "$port" "$work" ;;
 	*) "$anchors/start.sh" "$name" "$port" "$work" >/dev/null ;;
 	esac
 	body=$(curl -fsS --max-time 60 "$(url "$work")") || { log "$name: request failed; see $work/logs"; return 1; }
@@ -404,6 +419,8 @@ settle() {
 		printf 'command\t%s\n' "PHASES=sessions REPS=$REPS DUR=$DUR WARM=$WARM SCALE=\"$SCALE\" PURGE_N=$PURGE_N ./scripts/bench.sh"
 	elif [ "$PHASES" = api ]; then
 		printf 'command\t%s\n' "PHASES=api REPS=$REPS DUR=$DUR WARM=$WARM UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS ./scripts/bench.sh"
+	elif [ "$PHASES" = gateway ]; then
+		printf 'command\t%s\n' "PHASES=gateway REPS=$REPS DUR=$DUR WARM=$WARM ./scripts/bench.sh"
 	else
 		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS ./scripts/bench.sh"
 	fi
@@ -814,6 +831,152 @@ phase_api() {
 	done
 	for n in $systems; do stop_system "$ab/$n"; done
 	rm -f "$ab"/upload-*.body
+}
+
+# --- 7. gateway: transports and authorizers --------------------------------------------------
+gw_user=alice:secret
+gw_auth="Authorization: Basic $(printf %s "$gw_user" | base64)"
+gw_cases="open-1 open-16 secure-1 secure-16 denied-16"
+gw_systems="modpython-gw mpgate-proxy-gw mpgate-fcgid-gw mpgate-cgi-gw"
+
+# start_gateway VIA PORT WORK: the gateway site (open/ and secure/, see the header) behind the
+# anchors' base Apache, served by mod_python embedded (VIA modpython) or by mpgate through VIA,
+# with the Apache lines `mpgate migrate --apply` writes into the site's configuration.
+start_gateway() {
+	local via=$1 port=$2 work=$3 run=$3/mprun d aport
+	base_of "$work" "$port"
+	mkdir -p "$work/bin" "$run" "$work/htdocs/open" "$work/htdocs/secure"
+	for d in open secure; do cp "$work/htdocs/mp/hello.py" "$work/htdocs/$d/"; done
+	cat >"$work/htdocs/secure/auth.py" <<-EOF
+		# The gateway phase's PythonAuthenHandler (scripts/bench.sh).
+		from mod_python import apache
+
+
+		def authenhandler(req):
+		    pw = req.get_basic_auth_pw()
+		    if req.user == "${gw_user%%:*}" and pw == "${gw_user#*:}":
+		        return apache.OK
+		    return apache.HTTP_UNAUTHORIZED
+	EOF
+	# As a Debian mod_python site writes it: mod_auth_basic, loaded first, needs a user file
+	# that declines, or it answers 500 before the PythonAuthenHandler runs.
+	cat >"$work/site.conf" <<-EOF
+		# The gateway phase's mod_python site (scripts/bench.sh).
+		<Directory $work/htdocs/open>
+		    SetHandler mod_python
+		    PythonHandler hello
+		</Directory>
+		<Directory $work/htdocs/secure>
+		    SetHandler mod_python
+		    PythonHandler hello
+		    PythonAuthenHandler auth
+		    AuthType Basic
+		    AuthName "gateway"
+		    AuthBasicProvider file
+		    AuthUserFile /dev/null
+		    AuthBasicAuthoritative Off
+		    Require valid-user
+		</Directory>
+	EOF
+	echo "/open/hello /secure/hello" >"$work/url"
+	{
+		echo "# The gateway phase (scripts/bench.sh): authentication modules, then the site."
+		for d in authn_core authn_file auth_basic authz_user; do
+			printf '<IfModule !%s_module>\n    LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n</IfModule>\n' "$d" "$d" "$d"
+		done
+	} >>"$work/httpd.conf"
+	if [ "$via" = modpython ]; then
+		cat >>"$work/httpd.conf" <<-EOF
+			LoadModule python_module /usr/lib/apache2/modules/mod_python.so
+			PythonOption mod_python.mutex_directory $work/run
+			Include $work/site.conf
+		EOF
+		own "$work"
+		/usr/sbin/apache2 -f "$work/httpd.conf" -k start
+	else
+		cp "$bin" "$work/bin/mpgate"
+		local margs=(--config "$work/site.conf" --server-root "$work" --via "$via" --run-dir "$run"
+			--snippet-dir "$work/snip" --mpgate "$work/bin/mpgate" --apply --check-command true)
+		if [ "$via" = proxy ]; then
+			aport=$(free_ports 1)
+			margs+=(--authz-port "$aport")
+		fi
+		"$work/bin/mpgate" migrate "${margs[@]}" >"$work/logs/migrate.log" 2>&1 ||
+			{ log "mpgate migrate failed; see $work/logs/migrate.log"; return 1; }
+		echo "Include $work/site.conf" >>"$work/httpd.conf"
+		own "$work"
+		if [ "$via" = proxy ]; then
+			nohup "$work/bin/mpgate" serve --config "$work/site.conf" --run-dir "$run" --server-root "$work" \
+				--python "$py" --authz-listen "127.0.0.1:$aport" >>"$work/logs/daemon.log" 2>&1 </dev/null &
+			echo $! >"$work/run/daemon.pid"
+			for _ in $(seq 600); do [ -S "$run/mpgate.sock" ] && break; sleep 0.05; done
+			[ -S "$run/mpgate.sock" ] || { log "mpgate serve did not listen; see $work/logs/daemon.log"; return 1; }
+		fi
+		/usr/sbin/apache2 -f "$work/httpd.conf" -k start
+	fi
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.05
+	done
+}
+
+# gw_url WORK CASE: the URL a gateway case requests.
+gw_url() {
+	case $2 in
+	open-*) url "$1" 1 ;;
+	*) url "$1" 2 ;;
+	esac
+}
+# gw_wrk OUT WORK CASE DUR: one wrk run of a gateway case.
+gw_wrk() {
+	local c=${3##*-} t=2 hdr=()
+	[ "$c" -lt 2 ] && t=1
+	case $3 in secure-*) hdr=(-H "$gw_auth") ;; esac
+	wrk -t$t -c"$c" -d"$4" --latency "${hdr[@]}" "$(gw_url "$2" "$3")" >"$1" 2>&1 || true
+}
+phase_gateway() {
+	local gb=$root/gateway gports j=0 n c rep code body
+	mkdir -p "$gb/raw"
+	read -r -a gports <<<"$(free_ports 4)"
+	for n in $gw_systems; do
+		log "gateway: start $n"
+		start_system "$n" "${gports[$j]}" "$gb/$n"
+		j=$((j + 1))
+	done
+	# Every case's answer once: mpgate's must be mod_python's (status, and body when 200).
+	printf 'name\tcase\tstatus\tbody\tok\n' >"$root/gateway-check.tsv"
+	for n in $gw_systems; do
+		for c in open secure denied; do
+			local want=200 args=()
+			[ "$c" = secure ] && args=(-H "$gw_auth")
+			[ "$c" = denied ] && want=401
+			body=$(curl -s "${args[@]}" -w '\n%{http_code}' "$(gw_url "$gb/$n" "$c-1")") || true
+			code=${body##*$'\n'} body=${body%$'\n'*}
+			body=${body%$'\n'} # hello.py's own newline
+			local ok=yes
+			if [ "$code" != "$want" ] || { [ "$want" = 200 ] && [ "$body" != "Hello world" ]; }; then
+				ok=no
+				log "gateway: $n answered $c with $code"
+			fi
+			printf '%s\t%s\t%s\t%s\t%s\n' "${n%-gw}" "$c" "$code" "$(head -c 40 <<<"$body" | tr '\t\n' '  ')" "$ok" >>"$root/gateway-check.tsv"
+		done
+	done
+	log "gateway: settle mpgate-fcgid, then warm-up ($WARM per system and case)"
+	settle "$gb/mpgate-fcgid-gw" 16
+	for c in $gw_cases; do
+		for n in $gw_systems; do gw_wrk "$gb/raw/warm-$c-$n.txt" "$gb/$n" "$c" "$WARM"; done
+	done
+	log "gateway: REPS=$REPS x {$gw_cases} x 4 systems, DUR=$DUR each"
+	printf 'rep\tcase\tname\tconns\trequests\trps\tp50_ms\tp99_ms\terrors\tmb_per_s\n' >"$root/gateway-runs.tsv"
+	for rep in $(seq "$REPS"); do
+		for c in $gw_cases; do
+			for n in $gw_systems; do
+				gw_wrk "$gb/raw/$c-$n-$rep.txt" "$gb/$n" "$c" "$DUR"
+				printf '%s\t%s\t%s\t%s\n' "$rep" "$c" "${n%-gw}" "$(api_line "$gb/raw/$c-$n-$rep.txt")" >>"$root/gateway-runs.tsv"
+			done
+		done
+	done
+	for n in $gw_systems; do stop_system "$gb/$n"; done
 }
 
 # stop_started: stop every system started so far.

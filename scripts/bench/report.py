@@ -5,12 +5,13 @@ SCRATCH holds machine.tsv (key, value; `phases` says which phases ran), runs.tsv
 bench.sh output), spawn.tsv, mem.tsv, cpu.tsv, perf.txt and pyprof.txt from phases 1-3, and
 import-*.json (reloadbench) and import-runs.tsv from phase 4 (import), and sessions-runs.tsv,
 sessions-check.tsv, sessions-scale.tsv, sessions-scale-runs.tsv and sessions-purge.tsv from
-phase 5 (sessions), and api-check.tsv, api-runs.tsv and api-mem.tsv from phase 6 (api).
+phase 5 (sessions), api-check.tsv, api-runs.tsv and api-mem.tsv from phase 6 (api), and
+gateway-check.tsv and gateway-runs.tsv from phase 7 (gateway).
 
 OUT is made of sections, each keyed by its `## ` heading. When any of phases 1-3 ran, OUT is
-regenerated whole, and the import (IMPORT_HEADING), sessions (SESSIONS_HEADING) and api
-(API_HEADING) sections are this run's, or the existing OUT's when phase 4, 5 or 6 did not run.
-When only phases 4-6 ran, their sections of the existing OUT are replaced (or inserted before
+regenerated whole, and the import (IMPORT_HEADING), sessions (SESSIONS_HEADING), api
+(API_HEADING) and gateway (GATEWAY_HEADING) sections are this run's, or the existing OUT's when
+phase 4, 5, 6 or 7 did not run. When only phases 4-7 ran, their sections of the existing OUT are replaced (or inserted before
 `## Method`) and every other line is left as it is. What follows
 the line NOTES_MARK in the existing OUT is always kept (hand-written analysis of the latest run).
 """
@@ -1031,6 +1032,119 @@ def split_sections(head):
     return ["\n".join(b).strip("\n") for b in blocks]
 
 
+
+GATEWAY_HEADING = "## Gateways and authorizers (issue 6)"
+GATEWAY_SYSTEMS = ("modpython", "mpgate-proxy", "mpgate-fcgid", "mpgate-cgi")
+GATEWAY_BASE = "modpython"
+GATEWAY_CASES = (
+    ("open-1", "`/open/hello`, 1 connection"),
+    ("open-16", "`/open/hello`, 16 connections"),
+    ("secure-1", "`/secure/hello` with alice's password, 1 connection"),
+    ("secure-16", "`/secure/hello` with alice's password, 16 connections"),
+    ("denied-16", "`/secure/hello` without a password (401), 16 connections"),
+)
+
+
+def gateway_section(scratch, machine):
+    """The gateway section's lines (GATEWAY_HEADING first, a blank line last), or None if phase 7
+    left nothing in scratch."""
+    checks = tsv(os.path.join(scratch, "gateway-check.tsv"))
+    runs = tsv(os.path.join(scratch, "gateway-runs.tsv"))
+    if not checks and not runs:
+        return None
+    o = []
+    w = o.append
+    w(GATEWAY_HEADING)
+    w("")
+    w("Phase 7 of `make bench`, also run alone with `PHASES=gateway ./scripts/bench.sh`, which replaces")
+    w("only this section. The anchors' `hello.py` in `open/`, and in `secure/` the same handler behind")
+    w("`AuthType Basic`, `Require valid-user` and a `PythonAuthenHandler` that checks alice's password")
+    w("with `req.get_basic_auth_pw()`, served by four systems up at once, each behind its own Apache")
+    w("from the anchors' base config: `modpython` (mod_python 3.5 embedded), `mpgate-proxy`")
+    w("(mod_proxy_fcgi → `mpgate serve`; the check: mod_authnz_fcgi → the daemon's `--authz-listen`),")
+    w("`mpgate-fcgid` (mod_fcgid → `mpgate fcgid` relays → daemon; the check: `FcgidAuthenticator`")
+    w("through a relay) and `mpgate-cgi` (mod_cgid runs `mpgate cgi` per request → daemon). The")
+    w("mpgate systems' Apache lines are the ones `mpgate migrate --apply` wrote into the site.")
+    w("")
+    o.extend(run_rows(machine, "gateway"))
+    w("")
+    for c, what in GATEWAY_CASES:
+        w(f"- `{c}`: {what}.")
+    w("")
+    bad = {(r["name"], r["case"]) for r in checks if r["ok"] != "yes"}
+    if bad:
+        w("Answers that failed their check (their numbers mean nothing): "
+          + ", ".join(f"{n} {c}" for n, c in sorted(bad)) + ".")
+        w("")
+    by = defaultdict(list)
+    for r in runs:
+        by[(r["case"], r["name"])].append(r)
+    rps = {k: [num(r["rps"]) for r in v] for k, v in by.items()}
+    p50 = {k: [num(r["p50_ms"]) for r in v] for k, v in by.items()}
+    med = {k: statistics.median(v) for k, v in rps.items() if v}
+    medp50 = {k: statistics.median(v) for k, v in p50.items() if v}
+    cases = [c for c, _ in GATEWAY_CASES if any((c, n) in by for n in GATEWAY_SYSTEMS)]
+    if not runs:
+        w("Not measured (no `gateway-runs.tsv` in the scratch directory).")
+        w("")
+        return o
+    w("### Throughput and latency")
+    w("")
+    w("wrk, keep-alive: after a warm-up of `WARM` per system and case (mpgate-fcgid settled first),")
+    w("the repetitions: in each, for each case, each system in turn (`DUR` each). Median req/s and")
+    w("p50 over the repetitions (req/s min–max); errors: wrk's socket errors and non-2xx answers (the")
+    w("401s of `denied-16` count there by design).")
+    w("")
+    w("| case | " + " | ".join(f"{n} req/s | p50 ms" for n in GATEWAY_SYSTEMS) + " | errors |")
+    w("|---|" + "---:|" * (2 * len(GATEWAY_SYSTEMS) + 1))
+    for c in cases:
+        cells, errs = [], []
+        for n in GATEWAY_SYSTEMS:
+            rs = by.get((c, n))
+            if not rs:
+                cells += ["–", "–"]
+                errs.append("–")
+                continue
+            mark = " ✗" if (n, c.split("-")[0]) in bad else ""
+            cells += [fmt_range(rps[(c, n)], 1 if med[(c, n)] < 100 else 0) + mark, f"{medp50[(c, n)]:.2f}"]
+            errs.append(str(sum(int(num(r["errors"])) for r in rs)))
+        w(f"| {c} | " + " | ".join(cells) + f" | {' / '.join(errs)} |")
+    w("")
+    w("Errors: " + " / ".join(GATEWAY_SYSTEMS) + ".")
+    w("")
+    w("### Ratios to mod_python, and what the authorizer costs")
+    w("")
+    w("req/s ÷ mod_python's (higher is better for mpgate), and the authentication's own cost per")
+    w("request on each system: p50 of `secure-1` − p50 of `open-1` (one connection, so it is latency,")
+    w("not queueing).")
+    w("")
+    w("| case | " + " | ".join(f"{n} ÷ modpython" for n in GATEWAY_SYSTEMS if n != GATEWAY_BASE) + " |")
+    w("|---|" + "---:|" * (len(GATEWAY_SYSTEMS) - 1))
+    for c in cases:
+        cells = []
+        for n in GATEWAY_SYSTEMS:
+            if n == GATEWAY_BASE:
+                continue
+            if (c, n) in med and med.get((c, GATEWAY_BASE)):
+                r = med[(c, n)] / med[(c, GATEWAY_BASE)]
+                cells.append(f"{r:.2f}" if r >= 0.1 else f"{r:.4f}")
+            else:
+                cells.append("–")
+        w(f"| {c} | " + " | ".join(cells) + " |")
+    w("")
+    w("| system | open-1 p50 ms | secure-1 p50 ms | authentication adds, ms |")
+    w("|---|---:|---:|---:|")
+    for n in GATEWAY_SYSTEMS:
+        a, b = medp50.get(("open-1", n)), medp50.get(("secure-1", n))
+        if a is None or b is None:
+            continue
+        w(f"| {n} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+    w("")
+    w("Raw output: wrk's output per run in the scratch directory (`gateway/raw/`), the TSV files")
+    w("`gateway-*.tsv` beside it.")
+    w("")
+    return o
+
 def merge_section(text, heading, section, before="## Method"):
     """text with its section keyed by heading replaced by section (a string beginning with
     heading), or section inserted before the section headed `before` (or last) if text has no
@@ -1064,14 +1178,15 @@ def main():
         for line in f:
             k, _, v = line.rstrip("\n").partition("\t")
             machine[k] = v
-    phases = machine.get("phases", " ".join(MAIN_PHASES + ("import", "sessions", "api"))).split()
+    phases = machine.get("phases", " ".join(MAIN_PHASES + ("import", "sessions", "api", "gateway"))).split()
     old = open(out).read() if os.path.exists(out) else ""
 
     # The sections of phases 4 and 5: this run's, or the existing OUT's when the phase did not run.
     own = []
     for phase, heading, make in [("import", IMPORT_HEADING, import_section),
                                  ("sessions", SESSIONS_HEADING, sessions_section),
-                                 ("api", API_HEADING, api_section)]:
+                                 ("api", API_HEADING, api_section),
+                                 ("gateway", GATEWAY_HEADING, gateway_section)]:
         sec = None
         if phase in phases:
             lines = make(scratch, machine)
