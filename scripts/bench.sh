@@ -70,8 +70,11 @@
 #      (mod_cgid running `mpgate cgi` per request). The mpgate systems' Apache lines are written
 #      by `mpgate migrate --apply` on the site (the same lines a migrated site gets). Every
 #      answer is checked once (200 "Hello world" with the password, 401 without); then wrk:
-#      open and secure (with the password) at 1 and 16 connections, secure without a password
-#      (401) at 16: warm-up WARM each, REPS x cases x systems interleaved, DUR each.
+#      mpgate-fcgid settled on secure/ (3 s slices at 16 connections until its process count
+#      stops growing), a warm-up of WARM at 16 connections on secure/ (handler and authenticator)
+#      for the others, then open and secure (with the password) at 1 and 16 connections, secure
+#      without a password (401) at 16: REPS x cases x systems interleaved, GW_DUR each (3 s by
+#      default, shorter than DUR: 20 runs per repetition).
 # Everything started is stopped on exit (Apache by its PidFile, daemons by their pid files).
 #
 # PHASES (default "memory throughput profile import sessions api gateway") picks phases 1-7 by name. The
@@ -84,9 +87,9 @@
 # repository), BENCH_DIR (scratch: a new /tmp/mpgate-bench.XXXXXX, kept), ANCHORS
 # (../shared/anchors), SYSTEMS (all six, in the order above; phases 1-3), PERF (1; 0 skips perf),
 # PHASES, EDITS (50), RELOADS (5), SCALE ("1000 10000 100000"; phase 5), PURGE_N (100000),
-# UPLOAD_MB ("1 10 50"; phase 6), UPLOADS (3; phase 6).
-# The defaults take about 24 minutes on a 2-core machine (phase 4 alone about 2, phase 5 about
-# 4.5, phase 6 about 6, phase 7 about 6.5); DUR=8s (the anchors' first study) about 30.
+# UPLOAD_MB ("1 10 50"; phase 6), UPLOADS (3; phase 6), GW_DUR (3s; phase 7).
+# The defaults take about 21 minutes on a 2-core machine (phase 4 alone about 2, phase 5 about
+# 4.5, phase 6 about 6, phase 7 about 3.5); DUR=8s (the anchors' first study) about 27.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -95,7 +98,7 @@ anchors=$(realpath -m "${ANCHORS:-$repo/../shared/anchors}")
 REPS=${REPS:-3} DUR=${DUR:-5s} CONNS=${CONNS:-1 16 64} WARM=${WARM:-3s} SPAWN=${SPAWN:-40s}
 PERF=${PERF:-1} EDITS=${EDITS:-50} RELOADS=${RELOADS:-5}
 SCALE=${SCALE:-1000 10000 100000} PURGE_N=${PURGE_N:-100000}
-UPLOAD_MB=${UPLOAD_MB:-1 10 50} UPLOADS=${UPLOADS:-3}
+UPLOAD_MB=${UPLOAD_MB:-1 10 50} UPLOADS=${UPLOADS:-3} GW_DUR=${GW_DUR:-3s}
 all_phases="memory throughput profile import sessions api gateway"
 PHASES=${PHASES:-$all_phases}
 for p in $PHASES; do
@@ -254,17 +257,30 @@ start_mpgate() {
 	echo "${urls# }" >"$work/url"
 	own "$work" # relays and the daemon they start run as www-data and write in the run directory
 	if [ "$via" = proxy ]; then
-		# As mpgate-proxy.conf says: the daemon runs beside Apache (as root here it runs its
-		# workers as www-data and gives its socket to www-data's group), not as Apache's child.
 		# shellcheck disable=SC2086
-		nohup "$work/bin/mpgate" serve $args $dargs >>"$work/logs/daemon.log" 2>&1 </dev/null &
-		echo $! >"$work/run/daemon.pid"
-		for _ in $(seq 600); do [ -S "$run/mpgate.sock" ] && break; sleep 0.05; done
-		[ -S "$run/mpgate.sock" ] || { log "mpgate serve did not listen; see $work/logs/daemon.log"; return 1; }
+		start_daemon "$work" $args $dargs || return 1
 	fi
-	/usr/sbin/apache2 -f "$conf" -k start
+	start_apache "$work" "$port"
+}
+
+# start_daemon WORK ARGS...: `mpgate serve ARGS` for a proxy system (its run directory is
+# WORK/mprun), its pid in WORK/run/daemon.pid; waits for its socket. As mpgate-proxy.conf says:
+# the daemon runs beside Apache (as root here it runs its workers as www-data and gives its
+# socket to www-data's group), not as Apache's child.
+start_daemon() {
+	local work=$1
+	shift
+	nohup "$work/bin/mpgate" serve "$@" >>"$work/logs/daemon.log" 2>&1 </dev/null &
+	echo $! >"$work/run/daemon.pid"
+	for _ in $(seq 600); do [ -S "$work/mprun/mpgate.sock" ] && break; sleep 0.05; done
+	[ -S "$work/mprun/mpgate.sock" ] || { log "mpgate serve did not listen; see $work/logs/daemon.log"; return 1; }
+}
+
+# start_apache WORK PORT: Apache on WORK/httpd.conf, once it accepts connections on PORT.
+start_apache() {
+	/usr/sbin/apache2 -f "$1/httpd.conf" -k start
 	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		(exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && break
 		sleep 0.05
 	done
 }
@@ -293,11 +309,7 @@ start_modpython() {
 		EOF
 	done
 	own "$work"
-	/usr/sbin/apache2 -f "$work/httpd.conf" -k start
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-		sleep 0.05
-	done
+	start_apache "$work" "$port"
 }
 
 # The api phase's sites (scripts/bench/sites/api-*) and the anchors' hello (mp/, the URL start_system
@@ -412,7 +424,7 @@ settle() {
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	if [ "$PHASES" = "$all_phases" ]; then
-		printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS make bench"
+		printf 'command\t%s\n' "REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS GW_DUR=$GW_DUR make bench"
 	elif [ "$PHASES" = import ]; then
 		printf 'command\t%s\n' "PHASES=import REPS=$REPS DUR=$DUR WARM=$WARM EDITS=$EDITS RELOADS=$RELOADS ./scripts/bench.sh"
 	elif [ "$PHASES" = sessions ]; then
@@ -420,9 +432,9 @@ settle() {
 	elif [ "$PHASES" = api ]; then
 		printf 'command\t%s\n' "PHASES=api REPS=$REPS DUR=$DUR WARM=$WARM UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS ./scripts/bench.sh"
 	elif [ "$PHASES" = gateway ]; then
-		printf 'command\t%s\n' "PHASES=gateway REPS=$REPS DUR=$DUR WARM=$WARM ./scripts/bench.sh"
+		printf 'command\t%s\n' "PHASES=gateway REPS=$REPS GW_DUR=$GW_DUR WARM=$WARM ./scripts/bench.sh"
 	else
-		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS ./scripts/bench.sh"
+		printf 'command\t%s\n' "PHASES=\"$PHASES\" REPS=$REPS DUR=$DUR CONNS=\"$CONNS\" WARM=$WARM SPAWN=$SPAWN EDITS=$EDITS RELOADS=$RELOADS SCALE=\"$SCALE\" PURGE_N=$PURGE_N UPLOAD_MB=\"$UPLOAD_MB\" UPLOADS=$UPLOADS GW_DUR=$GW_DUR ./scripts/bench.sh"
 	fi
 	printf 'phases\t%s\n' "$PHASES"
 	printf 'nproc\t%s\n' "$(nproc)"
@@ -892,7 +904,6 @@ start_gateway() {
 			Include $work/site.conf
 		EOF
 		own "$work"
-		/usr/sbin/apache2 -f "$work/httpd.conf" -k start
 	else
 		cp "$bin" "$work/bin/mpgate"
 		local margs=(--config "$work/site.conf" --server-root "$work" --via "$via" --run-dir "$run"
@@ -906,18 +917,11 @@ start_gateway() {
 		echo "Include $work/site.conf" >>"$work/httpd.conf"
 		own "$work"
 		if [ "$via" = proxy ]; then
-			nohup "$work/bin/mpgate" serve --config "$work/site.conf" --run-dir "$run" --server-root "$work" \
-				--python "$py" --authz-listen "127.0.0.1:$aport" >>"$work/logs/daemon.log" 2>&1 </dev/null &
-			echo $! >"$work/run/daemon.pid"
-			for _ in $(seq 600); do [ -S "$run/mpgate.sock" ] && break; sleep 0.05; done
-			[ -S "$run/mpgate.sock" ] || { log "mpgate serve did not listen; see $work/logs/daemon.log"; return 1; }
+			start_daemon "$work" --config "$work/site.conf" --run-dir "$run" --server-root "$work" \
+				--python "$py" --authz-listen "127.0.0.1:$aport" || return 1
 		fi
-		/usr/sbin/apache2 -f "$work/httpd.conf" -k start
 	fi
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-		sleep 0.05
-	done
+	start_apache "$work" "$port"
 }
 
 # gw_url WORK CASE: the URL a gateway case requests.
@@ -961,21 +965,32 @@ phase_gateway() {
 			printf '%s\t%s\t%s\t%s\t%s\n' "${n%-gw}" "$c" "$code" "$(head -c 40 <<<"$body" | tr '\t\n' '  ')" "$ok" >>"$root/gateway-check.tsv"
 		done
 	done
-	log "gateway: settle mpgate-fcgid, then warm-up ($WARM per system and case)"
-	settle "$gb/mpgate-fcgid-gw" 16
-	for c in $gw_cases; do
-		for n in $gw_systems; do gw_wrk "$gb/raw/warm-$c-$n.txt" "$gb/$n" "$c" "$WARM"; done
+	# mpgate-fcgid settled on secure/ (its requests use relays for the authenticator and the
+	# handler): 3 s slices at 16 connections until the process count stops growing; that is its
+	# warm-up, the others get WARM on secure/ (handler and authentication handler imported).
+	local before after k fc=$gb/mpgate-fcgid-gw
+	log "gateway: settle mpgate-fcgid on secure/, then warm-up ($WARM at 16 connections on secure/ each)"
+	for k in $(seq 10); do
+		before=$("$here/procs.py" count "$fc")
+		gw_wrk "$gb/raw/settle-$k.txt" "$fc" secure-16 3s
+		after=$("$here/procs.py" count "$fc")
+		[ "$after" -le "$before" ] && break
 	done
-	log "gateway: REPS=$REPS x {$gw_cases} x 4 systems, DUR=$DUR each"
+	log "gateway: mpgate-fcgid settled at $after processes"
+	for n in $gw_systems; do
+		[ "$n" = mpgate-fcgid-gw ] || gw_wrk "$gb/raw/warm-$n.txt" "$gb/$n" secure-16 "$WARM"
+	done
+	log "gateway: REPS=$REPS x {$gw_cases} x 4 systems, GW_DUR=$GW_DUR each"
 	printf 'rep\tcase\tname\tconns\trequests\trps\tp50_ms\tp99_ms\terrors\tmb_per_s\n' >"$root/gateway-runs.tsv"
 	for rep in $(seq "$REPS"); do
 		for c in $gw_cases; do
 			for n in $gw_systems; do
-				gw_wrk "$gb/raw/$c-$n-$rep.txt" "$gb/$n" "$c" "$DUR"
+				gw_wrk "$gb/raw/$c-$n-$rep.txt" "$gb/$n" "$c" "$GW_DUR"
 				printf '%s\t%s\t%s\t%s\n' "$rep" "$c" "${n%-gw}" "$(api_line "$gb/raw/$c-$n-$rep.txt")" >>"$root/gateway-runs.tsv"
 			done
 		done
 	done
+	log "gateway: mpgate-fcgid at $("$here/procs.py" count "$fc") processes after the runs"
 	for n in $gw_systems; do stop_system "$gb/$n"; done
 }
 

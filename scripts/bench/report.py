@@ -11,8 +11,8 @@ gateway-check.tsv and gateway-runs.tsv from phase 7 (gateway).
 OUT is made of sections, each keyed by its `## ` heading. When any of phases 1-3 ran, OUT is
 regenerated whole, and the import (IMPORT_HEADING), sessions (SESSIONS_HEADING), api
 (API_HEADING) and gateway (GATEWAY_HEADING) sections are this run's, or the existing OUT's when
-phase 4, 5, 6 or 7 did not run. When only phases 4-7 ran, their sections of the existing OUT are replaced (or inserted before
-`## Method`) and every other line is left as it is. What follows
+phase 4, 5, 6 or 7 did not run. When only phases 4-7 ran, their sections of the existing OUT are
+replaced (or inserted before `## Method`) and every other line is left as it is. What follows
 the line NOTES_MARK in the existing OUT is always kept (hand-written analysis of the latest run).
 """
 import csv
@@ -1081,6 +1081,8 @@ def gateway_section(scratch, machine):
         by[(r["case"], r["name"])].append(r)
     rps = {k: [num(r["rps"]) for r in v] for k, v in by.items()}
     p50 = {k: [num(r["p50_ms"]) for r in v] for k, v in by.items()}
+    p99 = {k: [num(r["p99_ms"]) for r in v] for k, v in by.items()}
+    medp99 = {k: statistics.median(v) for k, v in p99.items() if v}
     med = {k: statistics.median(v) for k, v in rps.items() if v}
     medp50 = {k: statistics.median(v) for k, v in p50.items() if v}
     cases = [c for c, _ in GATEWAY_CASES if any((c, n) in by for n in GATEWAY_SYSTEMS)]
@@ -1090,12 +1092,13 @@ def gateway_section(scratch, machine):
         return o
     w("### Throughput and latency")
     w("")
-    w("wrk, keep-alive: after a warm-up of `WARM` per system and case (mpgate-fcgid settled first),")
-    w("the repetitions: in each, for each case, each system in turn (`DUR` each). Median req/s and")
-    w("p50 over the repetitions (req/s min–max); errors: wrk's socket errors and non-2xx answers (the")
-    w("401s of `denied-16` count there by design).")
+    w("wrk, keep-alive, `-t2` (`-t1` at 1 connection): mpgate-fcgid settled first on `secure/` (3 s")
+    w("slices at 16 connections until its process count stops growing), the others warmed `WARM` at 16")
+    w("connections on `secure/`; then the repetitions: in each, for each case, each system in turn")
+    w("(`GW_DUR` each). Median req/s (min–max) and median p50 / p99 latency over the repetitions;")
+    w("errors: wrk's socket errors and non-2xx answers (the 401s of `denied-16` count there by design).")
     w("")
-    w("| case | " + " | ".join(f"{n} req/s | p50 ms" for n in GATEWAY_SYSTEMS) + " | errors |")
+    w("| case | " + " | ".join(f"{n} req/s | p50 / p99 ms" for n in GATEWAY_SYSTEMS) + " | errors |")
     w("|---|" + "---:|" * (2 * len(GATEWAY_SYSTEMS) + 1))
     for c in cases:
         cells, errs = [], []
@@ -1106,7 +1109,8 @@ def gateway_section(scratch, machine):
                 errs.append("–")
                 continue
             mark = " ✗" if (n, c.split("-")[0]) in bad else ""
-            cells += [fmt_range(rps[(c, n)], 1 if med[(c, n)] < 100 else 0) + mark, f"{medp50[(c, n)]:.2f}"]
+            cells += [fmt_range(rps[(c, n)], 1 if med[(c, n)] < 100 else 0) + mark,
+                      f"{medp50[(c, n)]:.2f} / {medp99[(c, n)]:.2f}"]
             errs.append(str(sum(int(num(r["errors"])) for r in rs)))
         w(f"| {c} | " + " | ".join(cells) + f" | {' / '.join(errs)} |")
     w("")
@@ -1116,7 +1120,8 @@ def gateway_section(scratch, machine):
     w("")
     w("req/s ÷ mod_python's (higher is better for mpgate), and the authentication's own cost per")
     w("request on each system: p50 of `secure-1` − p50 of `open-1` (one connection, so it is latency,")
-    w("not queueing).")
+    w("not queueing), and at 16 connections, where the machine is saturated, what it takes of the")
+    w("machine's capacity: 1 ÷ req/s of `secure-16` − 1 ÷ req/s of `open-16`, in µs per request.")
     w("")
     w("| case | " + " | ".join(f"{n} ÷ modpython" for n in GATEWAY_SYSTEMS if n != GATEWAY_BASE) + " |")
     w("|---|" + "---:|" * (len(GATEWAY_SYSTEMS) - 1))
@@ -1132,18 +1137,24 @@ def gateway_section(scratch, machine):
                 cells.append("–")
         w(f"| {c} | " + " | ".join(cells) + " |")
     w("")
-    w("| system | open-1 p50 ms | secure-1 p50 ms | authentication adds, ms |")
-    w("|---|---:|---:|---:|")
+    w("| system | open-1 p50 ms | secure-1 p50 ms | authentication adds, ms "
+      "| open-16 µs/req | secure-16 µs/req | authentication adds, µs/req |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
     for n in GATEWAY_SYSTEMS:
         a, b = medp50.get(("open-1", n)), medp50.get(("secure-1", n))
         if a is None or b is None:
             continue
-        w(f"| {n} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+        cap = ["–", "–", "–"]
+        o16, s16 = med.get(("open-16", n)), med.get(("secure-16", n))
+        if o16 and s16:
+            cap = [f"{1e6 / o16:.0f}", f"{1e6 / s16:.0f}", f"{1e6 / s16 - 1e6 / o16:+.0f}"]
+        w(f"| {n} | {a:.2f} | {b:.2f} | {b - a:+.2f} | " + " | ".join(cap) + " |")
     w("")
     w("Raw output: wrk's output per run in the scratch directory (`gateway/raw/`), the TSV files")
     w("`gateway-*.tsv` beside it.")
     w("")
     return o
+
 
 def merge_section(text, heading, section, before="## Method"):
     """text with its section keyed by heading replaced by section (a string beginning with
