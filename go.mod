@@ -6,6 +6,7 @@ require (
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/tidwall/buntdb v1.3.0
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/sys v0.13.0
 )
 
 require (
@@ -19,5 +20,4 @@ require (
 	github.com/tidwall/rtred v0.1.2 // indirect
 	github.com/tidwall/tinyqueue v0.1.1 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
-	golang.org/x/sys v0.13.0 // indirect
 )

@@ -96,6 +96,9 @@ type htCache struct {
 	failed   bool          // inotify unavailable: stat only
 	done     chan struct{} // closed when the event goroutine ends
 	statOnly bool          // Options.HtaccessStat
+	// handled, when not nil (tests), gets a value, without blocking, after
+	// each inotify event has been applied: what a change's wait waits on.
+	handled chan struct{}
 }
 
 // htaccess returns the parse of dir's access file for v's names and the
@@ -367,6 +370,12 @@ func (c *Config) readEvents(w *fsnotify.Watcher, done chan struct{}) {
 			// An overflow loses events: nothing can be trusted.
 			c.logger.Warn("watching .htaccess files", "err", err)
 			c.htInvalidate("/")
+		}
+		if c.ht.handled != nil {
+			select {
+			case c.ht.handled <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

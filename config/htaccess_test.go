@@ -156,15 +156,20 @@ func diskSite(t testing.TB, stat bool) (*Config, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Set before the first Lookup starts the watcher's goroutine.
+	c.ht.handled = make(chan struct{}, 1)
 	t.Cleanup(func() { c.Close() })
 	return c, root
 }
 
-// waitOption polls Lookup until PythonOption who is want: inotify delivers
-// events asynchronously, so a change shows within milliseconds, not at once.
+// waitOption waits until Lookup gives PythonOption who = want: inotify
+// delivers events asynchronously, so under it a change shows once the
+// watcher has applied its event (each wakes this wait); with stat it
+// shows at once.
 func waitOption(t *testing.T, c *Config, q Query, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
 	for {
 		m := c.Lookup(q)
 		got := optionOf(m, "who")
@@ -174,10 +179,11 @@ func waitOption(t *testing.T, c *Config, q Query, want string) {
 		if got == want {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-c.ht.handled:
+		case <-timeout.C:
 			t.Fatalf("Lookup(%s): PythonOption who = %q, want %q", q.Filename, got, want)
 		}
-		time.Sleep(time.Millisecond) // polling the value under test, not synchronising
 	}
 }
 

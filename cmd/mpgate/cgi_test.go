@@ -236,44 +236,22 @@ func cgiApache(t *testing.T, conf string, extra []string) (*apachetest.Server, s
 	return got, run
 }
 
-// stopRelayDaemon stops the daemon a relay started in run, if any, and
-// waits until it has exited.
+// stopRelayDaemon stops the daemon a relay (mod_fcgid's or CGI's) started in run, if any, and
+// waits until it has exited: it runs in a session of its own, which the test cannot wait(2) for.
 func stopRelayDaemon(t *testing.T, run string) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(run, "mpgate.pid"))
 	if err != nil {
 		return
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
+	if err != nil || pid <= 0 || syscall.Kill(pid, syscall.SIGTERM) != nil {
 		return
 	}
-	if syscall.Kill(pid, syscall.SIGTERM) != nil {
-		return
+	if !waitExited(context.Background(), pid, 30*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the daemon a relay started (pid %d) did not exit within 30s of SIGTERM", pid)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for syscall.Kill(pid, 0) == nil && !isZombieProc(pid) {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Errorf("the daemon a CGI relay started (pid %d) did not exit within 30s of SIGTERM", pid)
-			return
-		}
-		<-tick.C
-	}
-}
-
-// isZombieProc reports whether pid has exited and waits for its parent.
-func isZombieProc(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] == 'Z'
-	}
-	return false
 }
 
 // TestCGI sends every cgiCases request, a chunked body, a session's

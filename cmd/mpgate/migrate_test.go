@@ -267,7 +267,7 @@ func TestMigrateDebianSite(t *testing.T) {
 		t.Fatal(err)
 	}
 	apachetest.Chown(t, root)
-	t.Cleanup(func() { migrateStopDaemon(t, run) })
+	t.Cleanup(func() { stopRelayDaemon(t, run) })
 	www := filepath.Join(root, "www")
 	conf := filepath.Join(etc, "apache2.conf")
 	site := filepath.Join(etc, "sites-available", "site.conf")
@@ -373,35 +373,10 @@ func TestMigrateDebianSite(t *testing.T) {
 		}
 	}
 	a.stop()
-	migrateStopDaemon(t, run)
+	stopRelayDaemon(t, run)
 	a = startDebianApache(t, etc, port)
 	expect("reverted", map[string]string{"a": mp, "b": mp, "ht": mp, "sec": mp})
 	a.stop()
-}
-
-// migrateStopDaemon stops the daemon a relay started in run, if any, and waits until it exits.
-func migrateStopDaemon(t *testing.T, run string) {
-	b, err := os.ReadFile(filepath.Join(run, "mpgate.pid"))
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || syscall.Kill(pid, syscall.SIGTERM) != nil {
-		return
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil || bytes.Contains(st, []byte(") Z ")) {
-			return
-		}
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Errorf("the daemon (pid %d) did not exit within 30s of SIGTERM", pid)
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling a process we cannot wait for
-	}
 }
 
 // previewHtaccessCases are the requests of the preview .htaccess case: raw PythonHandler and

@@ -796,22 +796,13 @@ func (p *previewer) stopRelayDaemon(hard context.Context) {
 		return
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	timer := time.NewTimer(previewDaemonStop)
-	defer timer.Stop()
-	tick := time.NewTicker(previewPoll)
-	defer tick.Stop()
-	for previewAlive(pid) {
-		select {
-		case <-timer.C:
-			fmt.Fprintf(p.errw, "mpgate preview: the daemon (pid %d) did not stop within %v; killing it\n", pid, previewDaemonStop)
-			syscall.Kill(pid, syscall.SIGKILL)
-			return
-		case <-hard.Done():
-			syscall.Kill(pid, syscall.SIGKILL)
-			return
-		case <-tick.C:
-		}
+	if waitExited(hard, pid, previewDaemonStop) {
+		return
 	}
+	if hard.Err() == nil {
+		fmt.Fprintf(p.errw, "mpgate preview: the daemon (pid %d) did not stop within %v; killing it\n", pid, previewDaemonStop)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // stopLeftDaemon stops a daemon that an earlier preview of the same directory left running (a
@@ -823,18 +814,6 @@ func (p *previewer) stopLeftDaemon() error {
 	fmt.Fprintf(p.errw, "mpgate preview: stopping the daemon an earlier preview left in %s\n", p.run)
 	p.stopRelayDaemon(context.Background())
 	return nil
-}
-
-// previewAlive reports whether pid is a process that has not exited (a zombie counts as exited).
-func previewAlive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// pid (comm) state ...; comm may contain spaces and parentheses.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
 
 // previewFollow copies what is appended to the file path to w until ctx is cancelled, then
