@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"strings"
 	"time"
@@ -301,6 +302,29 @@ func (c *Config) MapURL(v *VirtualHost, uri string) (file, how string) {
 		root = "/var/www/html" // Debian's compiled-in DOCUMENT_LOCATION
 	}
 	return strings.TrimSuffix(root, "/") + uri, "DocumentRoot " + root
+}
+
+// SplitPathInfo splits the file a URL maps to (MapURL) as Apache's directory
+// walk does: components are followed while stat says they are directories;
+// the first that is not (a file, or nothing) ends the file name, and the
+// rest, from its slash, is the path info. A path that is directories to its
+// end is the file name whole, trailing slash kept.
+func SplitPathInfo(path string, stat func(string) (fs.FileInfo, error)) (filename, pathInfo string) {
+	for i := 1; i < len(path); {
+		if path[i] == '/' {
+			i++
+			continue
+		}
+		end := i + strings.IndexByte(path[i:], '/')
+		if end < i {
+			end = len(path)
+		}
+		if fi, err := stat(path[:end]); err != nil || !fi.IsDir() {
+			return path[:end], path[end:]
+		}
+		i = end
+	}
+	return path, ""
 }
 
 // aliasMatches is mod_alias's alias_matches: the length of uri matched by

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mpgate/mpgate/config"
 	"github.com/mpgate/mpgate/fcgi"
 )
 
@@ -101,31 +102,12 @@ func (x *exchange) redirectResults(uri string) ([]KV, error) {
 	return res, nil
 }
 
-// splitPathInfo splits the file a URI maps to (Alias, AliasMatch or
-// DocumentRoot, config.MapURL) as Apache's directory walk does: components
-// are followed while they are directories, and the first that is a file or
-// does not exist ends the file name (a missing one is a 404 for the default
-// handler, but a SetHandler handler still runs); the rest is path_info.
+// splitPathInfo is config.SplitPathInfo of the cleaned file name, a trailing
+// slash kept on the path info (a directory's name is returned without it).
 func splitPathInfo(file string) (filename, pathInfo string) {
-	trailing := strings.HasSuffix(file, "/")
-	comps := strings.Split(strings.Trim(filepath.Clean(file), "/"), "/")
-	cur := "/"
-	for i, c := range comps {
-		if c == "" {
-			break
-		}
-		next := filepath.Join(cur, c)
-		st, err := os.Stat(next)
-		if err != nil || !st.IsDir() {
-			if i+1 < len(comps) {
-				pathInfo = "/" + strings.Join(comps[i+1:], "/")
-				if trailing {
-					pathInfo += "/"
-				}
-			}
-			return next, pathInfo
-		}
-		cur = next
+	filename, pathInfo = config.SplitPathInfo(filepath.Clean(file), os.Stat)
+	if pathInfo != "" && strings.HasSuffix(file, "/") {
+		pathInfo += "/"
 	}
-	return cur, ""
+	return filename, pathInfo
 }

@@ -47,6 +47,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mpgate/mpgate/config"
 	"github.com/mpgate/mpgate/fcgi"
 )
 
@@ -516,7 +517,7 @@ func mapAction(vars map[string]string, stat func(string) (os.FileInfo, error)) (
 	if !strings.HasPrefix(translated, "/") {
 		return m, failf(500, "Internal Server Error", "PATH_TRANSLATED %q is not an absolute path", translated)
 	}
-	m.filename, m.pathInfo = walkPath(translated, stat)
+	m.filename, m.pathInfo = config.SplitPathInfo(translated, stat)
 	if !strings.HasSuffix(uri, m.pathInfo) {
 		return m, failf(500, "Internal Server Error", "cannot split %q as Apache did: its file %q leaves path info %q, which does not end the path", uri, translated, m.pathInfo)
 	}
@@ -539,29 +540,6 @@ func mapAction(vars map[string]string, stat func(string) (os.FileInfo, error)) (
 		}
 	}
 	return m, nil
-}
-
-// walkPath splits path as Apache's directory walk does: components are
-// followed while they are directories; the first that is not (a file, or
-// nothing) ends the file name, and the rest, from its slash, is path info.
-// A path that is directories to its end is the file name whole, with its
-// trailing slash.
-func walkPath(path string, stat func(string) (os.FileInfo, error)) (filename, pathInfo string) {
-	for i := 1; i < len(path); {
-		if path[i] == '/' {
-			i++
-			continue
-		}
-		end := i + strings.IndexByte(path[i:], '/')
-		if end < i {
-			end = len(path)
-		}
-		if fi, err := stat(path[:end]); err != nil || !fi.IsDir() {
-			return path[:end], path[end:]
-		}
-		i = end
-	}
-	return path, ""
 }
 
 // commonTail returns what precedes the longest run of whole components
