@@ -168,10 +168,10 @@ func explain(w io.Writer, cfg *config.Config, r *explainReq) error {
 	v := cfg.Lookup(q).VHost
 	file, how := cfg.MapURL(v, r.path)
 	ew.printf("file: %s  (%s)\n", file, how)
-	file, pathInfo := splitPathInfo(file)
+	file, pathInfo := config.SplitPathInfo(file, os.Stat)
 	q.Filename = file
 	if pathInfo != "" {
-		ew.printf("path info: %s  (does not exist: Apache's directory walk stops at %s)\n", pathInfo, file)
+		ew.printf("path info: %s  (Apache's directory walk ends the file name at %s, the first component that is not a directory)\n", pathInfo, file)
 		if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 			q.Filename = strings.TrimSuffix(file, "/") + "/"
 		}
@@ -224,28 +224,6 @@ func explain(w io.Writer, cfg *config.Config, r *explainReq) error {
 		ew.printf("warning: %s\n", wn)
 	}
 	return ew.err
-}
-
-// splitPathInfo is what Apache's directory walk does with a file name that
-// does not exist: the longest existing prefix is the file, the rest is
-// PATH_INFO.
-func splitPathInfo(file string) (string, string) {
-	rest := ""
-	for f := file; f != "/" && f != ""; {
-		if _, err := os.Stat(f); err == nil {
-			return f, rest
-		}
-		i := strings.LastIndexByte(f, '/')
-		if i < 0 {
-			break
-		}
-		rest = f[i:] + rest
-		f = f[:i]
-		if f == "" {
-			f = "/"
-		}
-	}
-	return file, ""
 }
 
 type explainWriter struct {
