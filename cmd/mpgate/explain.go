@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/url"
@@ -157,21 +158,22 @@ func explainRequest(c *cli.Context) (*explainReq, error) {
 func explain(w io.Writer, cfg *config.Config, r *explainReq) error {
 	q := config.Query{Host: r.host, LocalAddr: r.addr, LocalPort: r.port, URI: r.path,
 		Params: r, Method: r.method, QueryString: r.rawQuery}
-	ew := &explainWriter{w: w}
-	ew.printf("request: %s %s", r.method, r.path)
+	// bufio.Writer keeps the first write error: the printing stays linear.
+	ew := bufio.NewWriter(w)
+	fmt.Fprintf(ew, "request: %s %s", r.method, r.path)
 	if r.rawQuery != "" {
-		ew.printf("?%s", r.rawQuery)
+		fmt.Fprintf(ew, "?%s", r.rawQuery)
 	}
-	ew.printf("  host %s  local %s:%d\n", orQuote(r.host), r.addr, r.port)
+	fmt.Fprintf(ew, "  host %s  local %s:%d\n", orQuote(r.host), r.addr, r.port)
 
 	// The virtual host decides DocumentRoot and the aliases.
 	v := cfg.Lookup(q).VHost
 	file, how := cfg.MapURL(v, r.path)
-	ew.printf("file: %s  (%s)\n", file, how)
+	fmt.Fprintf(ew, "file: %s  (%s)\n", file, how)
 	file, pathInfo := config.SplitPathInfo(file, os.Stat)
 	q.Filename = file
 	if pathInfo != "" {
-		ew.printf("path info: %s  (Apache's directory walk ends the file name at %s, the first component that is not a directory)\n", pathInfo, file)
+		fmt.Fprintf(ew, "path info: %s  (Apache's directory walk ends the file name at %s, the first component that is not a directory)\n", pathInfo, file)
 		if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 			q.Filename = strings.TrimSuffix(file, "/") + "/"
 		}
@@ -180,10 +182,10 @@ func explain(w io.Writer, cfg *config.Config, r *explainReq) error {
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() && pathInfo == "" {
 		switch {
 		case !strings.HasSuffix(r.path, "/"):
-			ew.printf("directory: mod_dir redirects to %s/ (DirectorySlash)\n", r.path)
+			fmt.Fprintf(ew, "directory: mod_dir redirects to %s/ (DirectorySlash)\n", r.path)
 		case m.Err != nil:
 		case m.DirectoryIndex == "disabled":
-			ew.printf("directory index: disabled\n")
+			fmt.Fprintf(ew, "directory index: disabled\n")
 		default:
 			q.Filename = strings.TrimSuffix(file, "/") + "/"
 			m = cfg.Lookup(q)
@@ -202,39 +204,25 @@ func explain(w io.Writer, cfg *config.Config, r *explainReq) error {
 				}
 			}
 			if found == "" {
-				ew.printf("directory index: none of %q exists: the directory itself is served (mod_autoindex or 403)\n", m.DirectoryIndex)
+				fmt.Fprintf(ew, "directory index: none of %q exists: the directory itself is served (mod_autoindex or 403)\n", m.DirectoryIndex)
 				break
 			}
-			ew.printf("directory index: %s  (first existing of DirectoryIndex %s; Apache redirects internally to %s%s)\n", found, m.DirectoryIndex, r.path, found)
+			fmt.Fprintf(ew, "directory index: %s  (first existing of DirectoryIndex %s; Apache redirects internally to %s%s)\n", found, m.DirectoryIndex, r.path, found)
 			q.URI = r.path + found
 			q.Filename += found
 			m = cfg.Lookup(q)
 		}
 	} else if err != nil && pathInfo == "" {
-		ew.printf("file does not exist: Apache answers 404 unless a handler set by SetHandler takes the request\n")
+		fmt.Fprintf(ew, "file does not exist: Apache answers 404 unless a handler set by SetHandler takes the request\n")
 	}
-	ew.printf("req.filename: %s\n", q.Filename)
-	if ew.err != nil {
-		return ew.err
-	}
-	if err := m.Explain(w); err != nil {
+	fmt.Fprintf(ew, "req.filename: %s\n", q.Filename)
+	if err := m.Explain(ew); err != nil {
 		return err
 	}
 	for _, wn := range m.Warnings() {
-		ew.printf("warning: %s\n", wn)
+		fmt.Fprintf(ew, "warning: %s\n", wn)
 	}
-	return ew.err
-}
-
-type explainWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *explainWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
+	return ew.Flush()
 }
 
 func orQuote(s string) string {
