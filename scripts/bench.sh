@@ -794,7 +794,7 @@ api_line() {
 	END { printf "%s\t%s\t%s\t%.3f\t%.3f\t%d\t%.1f\n", c, req, rps, p50, p99, e, t }' "$1"
 }
 phase_api() {
-	local ab=$root/api n d c k rep mb aports j=0 systems="mpgate-proxy-api mpgate-fcgid-api modpython-api"
+	local ab=$root/api n d c k rep mb systems="mpgate-proxy-api mpgate-fcgid-api modpython-api"
 	mkdir -p "$ab/raw" "$root/sites"
 	cp -r "$here"/sites/api-* "$root/sites/"
 	"$py" "$here/apiload.py" blob "$root/sites/api-sendfile/blob.bin"
@@ -802,12 +802,7 @@ phase_api() {
 		"$py" "$here/apiload.py" body "$mb" "$ab/upload-$mb.body"
 	done
 	api_body=$ab/upload-10.body
-	read -r -a aports <<<"$(free_ports 3)"
-	for n in $systems; do
-		log "api: start $n"
-		start_system "$n" "${aports[$j]}" "$ab/$n"
-		j=$((j + 1))
-	done
+	start_systems api "$ab" $systems
 	# Every answer once, checked (and its MD5 kept: mpgate's must be mod_python's).
 	printf 'name\tcase\tstatus\tbytes\tmd5\tok\tdetail\n' >"$root/api-check.tsv"
 	for n in $systems; do
@@ -939,14 +934,9 @@ gw_wrk() {
 	wrk -t$t -c"$c" -d"$4" --latency "${hdr[@]}" "$(gw_url "$2" "$3")" >"$1" 2>&1 || true
 }
 phase_gateway() {
-	local gb=$root/gateway gports j=0 n c rep code body
+	local gb=$root/gateway n c rep code body
 	mkdir -p "$gb/raw"
-	read -r -a gports <<<"$(free_ports 4)"
-	for n in $gw_systems; do
-		log "gateway: start $n"
-		start_system "$n" "${gports[$j]}" "$gb/$n"
-		j=$((j + 1))
-	done
+	start_systems gateway "$gb" $gw_systems
 	# Every case's answer once: mpgate's must be mod_python's (status, and body when 200).
 	printf 'name\tcase\tstatus\tbody\tok\n' >"$root/gateway-check.tsv"
 	for n in $gw_systems; do
@@ -992,6 +982,18 @@ phase_gateway() {
 	done
 	log "gateway: mpgate-fcgid at $("$here/procs.py" count "$fc") processes after the runs"
 	for n in $gw_systems; do stop_system "$gb/$n"; done
+}
+
+# start_systems PHASE DIR NAME...: start each system NAME fresh in DIR/NAME, on a free port each.
+start_systems() {
+	local phase=$1 dir=$2 sports j=0 n
+	shift 2
+	read -r -a sports <<<"$(free_ports $#)"
+	for n in "$@"; do
+		log "$phase: start $n"
+		start_system "$n" "${sports[$j]}" "$dir/$n"
+		j=$((j + 1))
+	done
 }
 
 # stop_started: stop every system started so far.
